@@ -1,0 +1,21 @@
+"""dlm_core: a character-level masked diffusion language model, built to be read.
+
+One module per concept, in the order the course introduces them:
+
+    tokenizer   characters <-> ids, plus [MASK]
+    data        Tiny Shakespeare: download, split, batches
+    masking     the forward process q(xt | x0) and the NELBO
+    model       the denoiser (a bidirectional transformer) and its causal twin
+    sampler     the reverse process: unmasking, step by step
+    train       the training loop, checkpoints on a step or time budget
+    checkpoint  safetensors + JSON, written atomically
+    device      cuda, then mps, then cpu; bf16 where it is fast
+    cli         the `dlm` command
+"""
+
+from .checkpoint import load as load_checkpoint
+from .model import Denoiser, ModelConfig, preset
+from .tokenizer import CharTokenizer
+
+__all__ = ["CharTokenizer", "Denoiser", "ModelConfig", "preset", "load_checkpoint"]
+__version__ = "0.1.0"

@@ -1,0 +1,166 @@
+"""The `dlm` command: train, sample and evaluate from a terminal.
+
+    dlm train --preset laptop --minutes 5 --out runs/laptop
+    dlm train --config configs/cpu-5min.json --out runs/5min
+    dlm sample --checkpoint runs/laptop --prompt "ROMEO:" --length 128 --steps 64
+    dlm sample --checkpoint runs/laptop --infill "To be, or ___ to be"
+    dlm eval --checkpoint runs/laptop --split val
+
+A mistake in the input (a missing file, an unknown character, a bad option) is reported
+as one line on stderr with exit status 2, not as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+import torch
+
+from . import checkpoint, data
+from .device import pick_device
+from .masking import ESTIMATORS, evaluate
+from .model import PRESETS
+from .sampler import STRATEGIES, sample
+from .train import TrainConfig, train
+
+
+def _train_config(args) -> TrainConfig:
+    values = {}
+    if args.config:
+        try:
+            values = json.loads(Path(args.config).read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"config file {args.config} not found") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"config file {args.config} is not valid JSON ({e})") from None
+        known = {f.name for f in fields(TrainConfig)}
+        unknown = sorted(set(values) - known - {"comment"})
+        if unknown:
+            raise ValueError(f"config file {args.config}: unknown setting(s) {', '.join(unknown)}")
+        values.pop("comment", None)
+    for name in ("preset", "max_steps", "batch_size", "lr", "seed", "causal", "compile", "precision"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    if args.minutes is not None:
+        values.update(time_budget=60 * args.minutes, max_steps=None)
+    return TrainConfig(**values)
+
+
+def cmd_train(args) -> None:
+    result = train(_train_config(args) if not args.resume else TrainConfig(), args.out,
+                   data_path=args.data, resume=args.resume, device=args.device, progress=not args.quiet)
+    last = result["history"][-1]
+    print(f"trained {result['params']:,} parameters for {result['steps']} steps in {result['elapsed'] / 60:.1f} min; "
+          f"validation estimate {last['val_bpc']:.3f} bits/char (run `dlm eval --checkpoint {args.out}` "
+          f"for the full number); checkpoint in {args.out}")
+
+
+def cmd_sample(args) -> None:
+    model, tokenizer, _ = checkpoint.load(args.checkpoint, pick_device(args.device))
+    start = time.perf_counter()
+    out = sample(model, tokenizer, length=None if args.infill else args.length, steps=args.steps,
+                 strategy=args.strategy, prompt=args.prompt, template=args.infill, n_samples=args.n,
+                 temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                 block_length=args.block_length, seed=args.seed)
+    seconds = time.perf_counter() - start
+    if args.json:
+        print(json.dumps({"texts": out.texts, "steps": out.steps, "seconds": round(seconds, 3),
+                          "revealed_at": out.revealed_at.tolist(), "confidence": out.confidence.tolist()}))
+        return
+    for i, text in enumerate(out.texts):
+        print(f"--- sample {i} ---\n{text}")
+
+
+def cmd_eval(args) -> None:
+    model, tokenizer, _ = checkpoint.load(args.checkpoint, pick_device(args.device))
+    if args.text:
+        try:
+            text = Path(args.text).read_text()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"text file {args.text} not found") from None
+        source = args.text
+    else:
+        train_text, val_text = data.split(data.load(args.data))
+        text, source = (val_text if args.split == "val" else train_text), f"{args.split} split"
+    ids = tokenizer.encode(text)
+    kwargs = {} if model.cfg.causal else {"estimator": args.estimator}
+    bpc, se = evaluate(model, ids, torch.Generator().manual_seed(args.seed), draws=args.draws,
+                       max_windows=args.windows, **kwargs)
+    if args.json:
+        print(json.dumps({"bits_per_char": bpc, "stderr": se, "source": source, "draws": args.draws,
+                          "nats_per_char": bpc * math.log(2)}))
+    else:
+        kind = "next-character loss" if model.cfg.causal else "NELBO (an upper bound)"
+        print(f"{source}: {bpc:.4f} ± {se:.4f} bits/char, {kind}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dlm", description="A character-level masked diffusion language model.")
+    sub = p.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
+    common.add_argument("--data", help="path to tinyshakespeare.txt (default: $DLM_DATA, the cache, or download)")
+
+    t = sub.add_parser("train", parents=[common], help="train a model")
+    t.add_argument("--out", required=True, help="checkpoint directory")
+    t.add_argument("--config", help="JSON file of TrainConfig settings")
+    t.add_argument("--preset", choices=list(PRESETS), help="model size")
+    t.add_argument("--minutes", type=float, help="wall-clock budget (replaces --max-steps)")
+    t.add_argument("--max-steps", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--precision", choices=["auto", "fp32", "bf16"])
+    t.add_argument("--causal", action="store_true", default=None, help="train the autoregressive twin")
+    t.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    t.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", parents=[common], help="generate text")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--prompt", default="", help="characters the text starts with")
+    s.add_argument("--infill", help='a template with holes "_" to fill, e.g. "To be, or ___ to be"')
+    s.add_argument("--length", type=int, default=256)
+    s.add_argument("--steps", type=int, default=64)
+    s.add_argument("--strategy", choices=STRATEGIES, default="ancestral")
+    s.add_argument("--block-length", type=int, help="fill left to right in blocks of this many characters")
+    s.add_argument("--temperature", type=float, default=1.0)
+    s.add_argument("--top-k", type=int)
+    s.add_argument("--top-p", type=float)
+    s.add_argument("-n", type=int, default=1, help="number of samples")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_sample)
+
+    e = sub.add_parser("eval", parents=[common], help="bits per character on a split or a text file")
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--split", choices=["val", "train"], default="val")
+    e.add_argument("--text", help="evaluate this text file instead of a split")
+    e.add_argument("--draws", type=int, default=8, help="mask draws per window")
+    e.add_argument("--windows", type=int, help="use at most this many windows (default: all)")
+    e.add_argument("--estimator", choices=ESTIMATORS, default="any-order")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_eval)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"dlm {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

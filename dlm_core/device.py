@@ -1,0 +1,48 @@
+"""Where to run, and in what precision.
+
+The device is picked as CUDA, then Apple's MPS, then the CPU. Mixed precision (bf16
+autocast) is used where the hardware does bf16 matrix products natively: CUDA GPUs from
+Ampere on, and CPUs with AVX-512 BF16 or AMX, where it roughly doubles the matmul rate.
+On MPS the course stays in fp32, the safe choice across macOS versions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    if name is not None:
+        available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+        kind = name.split(":")[0]
+        if not available.get(kind, False):
+            raise ValueError(f"device {name!r} is not available here; use one of "
+                             f"{', '.join(k for k, ok in available.items() if ok)}")
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def cpu_has_fast_bf16() -> bool:
+    """oneDNN's own check: true on x86 CPUs with AVX-512 (BF16) or AMX, false on Apple silicon."""
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def autocast(device: torch.device, precision: str = "auto"):
+    """A context manager running the forward pass in bf16 where that is chosen, else a no-op."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        fast = (device.type == "cuda" and torch.cuda.is_bf16_supported()) or \
+               (device.type == "cpu" and cpu_has_fast_bf16())
+        precision = "bf16" if fast else "fp32"
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)

@@ -1,0 +1,178 @@
+"""The forward process q(xt | x0) and the training objective (the negative ELBO).
+
+Forward process. At time t in [0, 1] each character of x0 is kept with probability
+alpha_t and replaced by `[MASK]` with probability 1 - alpha_t, independently of the
+others. alpha_0 = 1 (clean text), alpha_1 = 0 (all masks). The schedule is the shape
+of alpha_t in between: linear (alpha_t = 1 - t) or cosine (alpha_t = cos(pi t / 2)).
+
+Objective. For a denoiser with the SUBS parameterisation, the continuous-time negative
+ELBO (MDLM, MD4) is
+
+    NELBO(x0) = E_{t ~ U(0,1)} E_{xt ~ q(.|x0)} [ w(t) * sum over masked i of -log p(x0_i | xt) ],
+    w(t) = -alpha'_t / (1 - alpha_t)          (= 1/t for the linear schedule),
+
+an upper bound on -log p(x0). Its value does not depend on the schedule (substitute
+u = 1 - alpha_t), only its variance does. Dividing by the length T gives nats per
+character; dividing again by ln 2 gives bits per character.
+
+Conditioning on the number k of masked positions gives the any-order autoregressive
+form of the same quantity (Hoogeboom et al. 2022; Ou et al. 2024):
+
+    NELBO(x0) / T = E_{k ~ U{1..T}} E_{M: |M| = k} [ (1/k) sum over i in M of -log p(x0_i | x0 outside M) ],
+
+i.e. the average, over k, of the mean cross-entropy of k randomly masked characters.
+Both estimators have the same expectation (tests/test_masking.py checks this exactly on a
+3-token sequence); the any-order one has lower variance because it removes the binomial
+noise in how many positions get masked, and the 1/t blow-up at small t.
+
+References: Austin et al. 2021, D3PM; Sahoo et al. 2024, MDLM; Shi et al. 2024, MD4;
+Ou et al. 2024, RADD (the any-order view); Kingma et al. 2021, VDM (low-discrepancy t).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+SCHEDULES = ("linear", "cosine")
+T_SAMPLINGS = ("stratified", "antithetic", "iid")
+ESTIMATORS = ("any-order", "continuous")
+
+
+def _as_t(t) -> torch.Tensor:
+    t = torch.as_tensor(t, dtype=torch.float32)
+    if torch.any((t < 0) | (t > 1)) or torch.any(torch.isnan(t)):
+        raise ValueError(f"masking rate / time t must lie in [0, 1], got {t.tolist()}")
+    return t
+
+
+def _check_schedule(schedule: str) -> None:
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+
+
+def alpha(t, schedule: str = "linear") -> torch.Tensor:
+    """Probability that a character is still visible at time t."""
+    _check_schedule(schedule)
+    t = _as_t(t)
+    return 1 - t if schedule == "linear" else torch.cos(math.pi / 2 * t)
+
+
+def elbo_weight(t, schedule: str = "linear") -> torch.Tensor:
+    """w(t) = -alpha'_t / (1 - alpha_t): the weight of the masked cross-entropy at time t."""
+    _check_schedule(schedule)
+    t = _as_t(t)
+    if schedule == "linear":
+        return 1 / t
+    return (math.pi / 2) * torch.sin(math.pi / 2 * t) / (1 - torch.cos(math.pi / 2 * t))
+
+
+def _rand(shape, generator: torch.Generator, device) -> torch.Tensor:
+    """Uniforms drawn on the generator's device, then moved: seeded results do not depend on
+    where the model runs."""
+    return torch.rand(shape, generator=generator, device=generator.device).to(device)
+
+
+def sample_t(n: int, generator: torch.Generator, method: str = "stratified", device="cpu") -> torch.Tensor:
+    """n times in (0, 1]. Low-discrepancy draws cover [0, 1] evenly within one batch, which
+    lowers the variance of the batch loss without changing its expectation."""
+    u = _rand(n, generator, device)  # [0, 1)
+    if method == "stratified":
+        u = (torch.arange(n, device=device) + u) / n  # one draw in each of n equal strata
+    elif method == "antithetic":
+        u = torch.cat([u[: (n + 1) // 2], 1 - u[: n // 2]])  # pairs (u, 1 - u)
+    elif method != "iid":
+        raise ValueError(f"unknown t sampling {method!r}; choose one of {', '.join(T_SAMPLINGS)}")
+    return 1 - u  # (0, 1]: t = 0 would have an infinite weight
+
+
+def mask_from_uniforms(x0, u, t, mask_id: int, schedule: str = "linear"):
+    """Mask position i of x0 when u_i < 1 - alpha_t. With the same uniforms u, raising t
+    only ever adds masks: this is the picture of the forward process the widgets show."""
+    t = _as_t(t).to(x0.device)
+    masked = u < (1 - alpha(t, schedule).to(x0.device)).reshape(*t.shape, *[1] * (x0.dim() - t.dim()))
+    return torch.where(masked, mask_id, x0), masked
+
+
+def forward_process(x0, t, mask_id: int, generator: torch.Generator, schedule: str = "linear"):
+    """Draw xt ~ q(xt | x0): each position masked independently with probability 1 - alpha_t.
+    x0: (B, T) ids, t: (B,) or a scalar. Returns xt and the boolean mask, both (B, T)."""
+    return mask_from_uniforms(x0, _rand(x0.shape, generator, x0.device), t, mask_id, schedule)
+
+
+def mask_exactly(x0, k, mask_id: int, generator: torch.Generator):
+    """Mask exactly k[b] positions of row b, chosen uniformly at random: (B, T) xt and mask."""
+    u = _rand(x0.shape, generator, x0.device)
+    rank = u.argsort(dim=1).argsort(dim=1)  # a uniformly random permutation of 0..T-1 per row
+    masked = rank < k.unsqueeze(1)
+    return torch.where(masked, mask_id, x0), masked
+
+
+def nelbo_per_sequence(model, x0, generator: torch.Generator, estimator: str = "any-order",
+                       schedule: str = "linear", t_sampling: str = "stratified") -> torch.Tensor:
+    """One unbiased estimate of NELBO(x0) / T in nats per character for each row: (B,).
+
+    `any-order`: k ~ U{1..T} (stratified over the batch), exactly k masks, weight 1/k.
+    `continuous`: t ~ U(0, 1] (stratified), independent masks with rate 1 - alpha_t, weight w(t)/T.
+    """
+    B, T = x0.shape
+    mask_id = model.cfg.mask_id
+    t = sample_t(B, generator, t_sampling, device=x0.device)
+    if estimator == "any-order":
+        k = torch.ceil(t * T).long().clamp(1, T)  # t in (0, 1] -> k in {1..T}, uniform if t is
+        xt, masked = mask_exactly(x0, k, mask_id, generator)
+        weight = 1 / k.float()
+    elif estimator == "continuous":
+        xt, masked = forward_process(x0, t, mask_id, generator, schedule)
+        weight = elbo_weight(t.cpu(), schedule).to(x0.device) / T
+    else:
+        raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
+    logits = model(xt)  # (B, T, V)
+    ce = F.cross_entropy(logits[masked], x0[masked], reduction="none")  # (number masked,)
+    ce_sum = torch.zeros(B, device=x0.device).index_put((masked.nonzero()[:, 0],), ce, accumulate=True)
+    return weight * ce_sum  # (B,)
+
+
+def next_char_per_sequence(model, x) -> torch.Tensor:
+    """The autoregressive twin's loss: mean -log p(x_{i+1} | x_{<=i}) per row, nats: (B,).
+    x: (B, T+1); the model reads the first T characters and predicts the last T."""
+    logits = model(x[:, :-1])  # (B, T, V)
+    return F.cross_entropy(logits.transpose(1, 2), x[:, 1:], reduction="none").mean(dim=1)
+
+
+def loss_per_sequence(model, x, generator, **kwargs) -> torch.Tensor:
+    """The training loss of either model: the NELBO for the denoiser, next-character CE for the twin."""
+    return next_char_per_sequence(model, x) if model.cfg.causal else nelbo_per_sequence(model, x, generator, **kwargs)
+
+
+@torch.no_grad()
+def evaluate(model, data: torch.Tensor, generator: torch.Generator, draws: int = 4,
+             max_windows: int | None = None, batch_size: int = 64, **kwargs) -> tuple[float, float]:
+    """Bits per character on `data` (1-D ids) and its Monte-Carlo standard error.
+
+    The text is cut into consecutive windows of the model's context; each window gets
+    `draws` independent masks (the twin needs none: its loss is exact). The standard error
+    is the spread of the per-window estimates over sqrt(number of windows): it covers
+    both the mask noise and which windows were drawn.
+    """
+    from .data import windows
+
+    was_training = model.training
+    model.eval()
+    T = model.cfg.block_size + (1 if model.cfg.causal else 0)
+    w = windows(data, T)
+    if max_windows is not None and len(w) > max_windows:
+        w = w[torch.randperm(len(w), generator=torch.Generator().manual_seed(0))[:max_windows]]
+    draws = 1 if model.cfg.causal else draws
+    device = next(model.parameters()).device
+    per_window = []
+    for i in range(0, len(w), max(1, batch_size // draws)):
+        x = w[i: i + max(1, batch_size // draws)].to(device).repeat_interleave(draws, dim=0)
+        nats = loss_per_sequence(model, x, generator, **kwargs)
+        per_window.append(nats.view(-1, draws).mean(dim=1).cpu())
+    model.train(was_training)
+    bits = torch.cat(per_window).double() / math.log(2)
+    se = bits.std().item() / math.sqrt(len(bits)) if len(bits) > 1 else float("nan")
+    return bits.mean().item(), se

@@ -1,0 +1,177 @@
+"""The denoiser: a bidirectional transformer from a partly masked sequence to logits.
+
+Given `xt`, a sequence in which some characters are replaced by `[MASK]`, the network
+outputs for every position a distribution over the characters that could be there.
+It is a standard pre-norm transformer encoder. Two details make it a *masked diffusion*
+denoiser (the "SUBS" parameterisation of MDLM):
+
+1. it never predicts `[MASK]`: that logit is set to -inf, since the clean text x0 never
+   contains a mask;
+2. a position that is not masked is carried through unchanged: its distribution is a
+   point mass on the character already there.
+
+The network is not told the time t. For masked diffusion the optimal denoiser does not
+need it (the mask pattern already says how much is hidden), as MDLM and MD4 show.
+
+`causal=True` turns the same network into an autoregressive model (each position sees
+only itself and the left), predicting the next character: the twin we race against.
+
+References: Vaswani et al. 2017 (the transformer); Sahoo et al. 2024, MDLM (SUBS);
+Shi et al. 2024, MD4; Karpathy, nanoGPT `model.py` (the layout of this file).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 66    # 65 Tiny Shakespeare characters + [MASK]
+    mask_id: int = 65       # the id of [MASK]: the tokenizer's last id
+    block_size: int = 256   # the longest sequence the model sees
+    n_layer: int = 4        # transformer blocks
+    n_head: int = 4         # attention heads; d_model must divide by it
+    d_model: int = 128      # width of the residual stream
+    dropout: float = 0.0    # short CPU runs do not overfit; the long GPU run may want 0.1-0.2
+    rope_base: float = 10000.0  # rotary embeddings: the slowest rotation's wavelength scale
+    causal: bool = False    # True: the autoregressive twin (attend left only, predict the next char)
+
+    def __post_init__(self):
+        if self.d_model % self.n_head:
+            raise ValueError(f"d_model={self.d_model} is not divisible by n_head={self.n_head}")
+        if not 0 <= self.mask_id < self.vocab_size:
+            raise ValueError(f"mask_id={self.mask_id} is outside the vocabulary of {self.vocab_size}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# Named sizes. `tiny` trains in seconds (tests); `laptop` is the CPU recipe of the course;
+# `small` is nanoGPT's "baby GPT" size (about 10.7M parameters) for a GPU or a long run.
+PRESETS = {
+    "tiny":   dict(block_size=32, n_layer=2, n_head=2, d_model=32),
+    "laptop": dict(block_size=128, n_layer=4, n_head=4, d_model=128),
+    "small":  dict(block_size=256, n_layer=6, n_head=6, d_model=384, dropout=0.1),
+}
+
+
+def preset(name: str, **overrides) -> ModelConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown model preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return ModelConfig(**{**PRESETS[name], **overrides})
+
+
+def rotary_tables(cfg: ModelConfig):
+    """cos and sin of the rotation angles pos * theta_j, theta_j = base^(-2j/D): (T, D/2) each."""
+    head_dim = cfg.d_model // cfg.n_head
+    theta = cfg.rope_base ** (-torch.arange(0, head_dim, 2).float() / head_dim)  # (D/2,)
+    angles = torch.outer(torch.arange(cfg.block_size).float(), theta)  # (T, D/2)
+    return angles.cos(), angles.sin()
+
+
+def rotate(x, cos, sin):
+    """Rotary position embedding: turn each pair of channels of q or k by an angle that grows
+    with the position, so that q . k depends on how far apart two characters are."""
+    x1, x2 = x.chunk(2, dim=-1)  # (B, H, T, D/2) each
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with rotary positions. Bidirectional unless the config says causal."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.n_head, self.causal, self.dropout = cfg.n_head, cfg.causal, cfg.dropout
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+
+    def forward(self, x, cos, sin):  # x: (B, T, C); cos, sin: (T, C/H/2)
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q, k, v = (z.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for z in (q, k, v))  # (B, H, T, C/H)
+        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=self.causal, dropout_p=self.dropout if self.training else 0.0)
+        return self.proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.fc = nn.Linear(cfg.d_model, 4 * cfg.d_model, bias=False)
+        self.proj = nn.Linear(4 * cfg.d_model, cfg.d_model, bias=False)
+
+    def forward(self, x):
+        return self.proj(F.gelu(self.fc(x)))
+
+
+class Block(nn.Module):
+    """Pre-norm residual block: normalise, transform, add back."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(cfg.d_model, bias=False)
+        self.attn = SelfAttention(cfg)
+        self.norm2 = nn.LayerNorm(cfg.d_model, bias=False)
+        self.mlp = MLP(cfg)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x, cos, sin):
+        x = x + self.drop(self.attn(self.norm1(x), cos, sin))
+        x = x + self.drop(self.mlp(self.norm2(x)))
+        return x
+
+
+class Denoiser(nn.Module):
+    """xt (B, T) ids -> logits (B, T, V) over x0 (or, if causal, over the next character)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        cos, sin = rotary_tables(cfg)
+        self.register_buffer("cos", cos, persistent=False)  # derived from the config, so not saved
+        self.register_buffer("sin", sin, persistent=False)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.norm = nn.LayerNorm(cfg.d_model, bias=False)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.apply(self._init_weights)
+        # GPT-2: shrink the residual projections so the stream's variance does not grow with depth.
+        for name, p in self.named_parameters():
+            if name.endswith("proj.weight"):
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    @staticmethod
+    def _init_weights(m):
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, xt):  # xt: (B, T)
+        T = xt.shape[1]
+        if T > self.cfg.block_size:
+            raise ValueError(f"sequence of length {T} is longer than the model's context ({self.cfg.block_size})")
+        x = self.drop(self.tok_emb(xt))  # (B, T, C)
+        for block in self.blocks:
+            x = block(x, self.cos[:T], self.sin[:T])
+        logits = self.head(self.norm(x)).float()  # (B, T, V); float so the loss is exact under autocast
+        logits[..., self.cfg.mask_id] = -math.inf  # clean text never contains [MASK]
+        if self.cfg.causal:
+            return logits
+        return carry_over_unmasked(logits, xt, self.cfg.mask_id)
+
+
+def carry_over_unmasked(logits, xt, mask_id):
+    """SUBS: where xt is not masked, replace the prediction by a point mass on xt."""
+    keep = (xt != mask_id).unsqueeze(-1)  # (B, T, 1)
+    point_mass = torch.full_like(logits, -math.inf).scatter(-1, xt.unsqueeze(-1), 0.0)  # (B, T, V)
+    return torch.where(keep, point_mass, logits)

@@ -1,0 +1,183 @@
+"""The reverse process: from a canvas of `[MASK]` to text, a few characters at a time.
+
+Time runs backwards from t = 1 (everything masked) to t = 0 in `steps` equal steps.
+At each step the denoiser predicts every masked character at once; the sampler draws a
+guess x0_hat for each, then decides which guesses to *reveal* (write into the canvas).
+Revealed and given characters never change again.
+
+Two rules decide what to reveal from t down to s < t:
+- `ancestral`: the exact reverse of the forward process. A masked position is revealed
+  with probability (alpha_s - alpha_t) / (1 - alpha_t), which is (t - s) / t for the
+  linear schedule; at the last step (s = 0) that is 1, so nothing stays masked.
+- `confidence`: reveal the same expected number of positions, but choose those whose
+  guess the model is most sure of (LLaDA's "low-confidence remasking").
+With `block_length`, the canvas is filled left to right one block at a time
+(semi-autoregressive, as in LLaDA and block diffusion), with the steps shared out.
+
+All randomness is drawn on the CPU from a seeded `torch.Generator` (Gumbel noise for the
+guesses, uniforms for the reveals) and then moved to the model's device. A seed therefore
+means the same thing on CPU, CUDA and MPS, and no call relies on `torch.multinomial`,
+which has known bugs on MPS.
+
+References: Austin et al. 2021, D3PM; Sahoo et al. 2024, MDLM (ancestral sampling and
+caching); Nie et al. 2025, LLaDA (confidence remasking, semi-AR blocks); Arriola et al.
+2025, block diffusion; Holtzman et al. 2020 (top-p).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .masking import alpha
+
+STRATEGIES = ("ancestral", "confidence")
+
+
+@dataclass
+class Samples:
+    """What a sampling run produced, with enough to replay it.
+
+    `revealed_at[b, i]` is the step (1..steps) after which position i of sample b was
+    revealed, 0 for characters that were given; `confidence[b, i]` is the probability the
+    model gave the revealed character at that moment (1 for given characters).
+    """
+    texts: list[str]
+    ids: torch.Tensor          # (B, T) the final canvas
+    revealed_at: torch.Tensor  # (B, T) int
+    confidence: torch.Tensor   # (B, T) float
+    steps: int
+    mask_id: int
+
+    def frame(self, step: int) -> torch.Tensor:
+        """The canvas after `step` steps (0: before the first): (B, T) ids."""
+        return torch.where(self.revealed_at <= step, self.ids, self.mask_id)
+
+
+def make_canvas(tokenizer, length: int | None = None, prompt: str = "",
+                template: str | None = None, hole: str = "_") -> torch.Tensor:
+    """The starting sequence (T,): given characters where known, `[MASK]` elsewhere.
+
+    `prompt` fixes the first characters; `template` fixes a whole line with holes, e.g.
+    "To be, or ___ to be" (then `length` defaults to the template's length).
+    """
+    if template is not None:
+        if prompt:
+            raise ValueError("give either a prompt or an infill template, not both")
+        if not template or (length is not None and length != len(template)):
+            raise ValueError(f"the template has {len(template)} characters but length={length}")
+        return tokenizer.encode(template, hole=hole)
+    if length is None:
+        raise ValueError("give a length (or an infill template)")
+    if length < 1:
+        raise ValueError(f"length must be at least 1, got {length}")
+    if len(prompt) > length:
+        raise ValueError(f"the prompt has {len(prompt)} characters, more than length={length}; "
+                         f"shorten it or raise --length")
+    canvas = torch.full((length,), tokenizer.mask_id, dtype=torch.long)
+    canvas[: len(prompt)] = tokenizer.encode(prompt)
+    return canvas
+
+
+def filter_logits(logits, top_k: int | None = None, top_p: float | None = None):
+    """Keep the top_k most likely characters and/or the smallest set whose probability reaches
+    top_p (nucleus); the rest get -inf. logits: (..., V)."""
+    if top_k is not None:
+        kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, -math.inf)
+    if top_p is not None:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        cum = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+        drop_sorted = cum - sorted_logits.softmax(dim=-1) >= top_p  # the mass before this one already reaches top_p
+        logits = logits.masked_fill(drop_sorted.scatter(-1, order, drop_sorted), -math.inf)
+    return logits
+
+
+def draw(logits, temperature: float, generator: torch.Generator):
+    """Gumbel-max sampling: argmax(logits / T + Gumbel noise) is a draw from softmax(logits / T).
+    Returns the drawn ids and their probabilities under that distribution, both (B, T)."""
+    if temperature == 0:
+        probs = logits.softmax(dim=-1)
+        x0_hat = logits.argmax(dim=-1)
+    else:
+        probs = (logits / temperature).softmax(dim=-1)
+        u = torch.rand(logits.shape, generator=generator).clamp_min(1e-20).to(logits.device)
+        x0_hat = (probs.log() - (-u.log()).log()).argmax(dim=-1)
+    return x0_hat, probs.gather(-1, x0_hat.unsqueeze(-1)).squeeze(-1)
+
+
+def _check(model, canvas, steps, strategy, temperature, top_k, top_p, block_length):
+    if model.cfg.causal:
+        raise ValueError("this is the autoregressive twin (causal=True); the diffusion sampler needs a denoiser")
+    if canvas.shape[-1] > model.cfg.block_size:
+        raise ValueError(f"length {canvas.shape[-1]} is longer than the model's context ({model.cfg.block_size})")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if not (isinstance(steps, int) and steps >= 1):
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
+    if block_length is not None and block_length < 1:
+        raise ValueError(f"block_length must be >= 1, got {block_length}")
+
+
+def _blocks(masked, steps: int, block_length: int | None):
+    """Split the canvas into left-to-right blocks that contain masks, and share the steps out."""
+    T = masked.shape[-1]
+    edges = [(lo, min(lo + block_length, T)) for lo in range(0, T, block_length)] if block_length else [(0, T)]
+    edges = [(lo, hi) for lo, hi in edges if masked[:, lo:hi].any()]
+    if steps < len(edges):
+        raise ValueError(f"steps={steps} is fewer than the {len(edges)} blocks to fill; raise steps or block_length")
+    share = [steps // len(edges) + (b < steps % len(edges)) for b in range(len(edges))] if edges else []
+    return list(zip(edges, share))
+
+
+@torch.no_grad()
+def sample(model, tokenizer, length: int | None = None, steps: int = 64, strategy: str = "ancestral",
+           prompt: str = "", template: str | None = None, n_samples: int = 1, temperature: float = 1.0,
+           top_k: int | None = None, top_p: float | None = None, block_length: int | None = None,
+           schedule: str = "linear", seed: int = 0) -> Samples:
+    """Generate `n_samples` texts by running the reverse process for `steps` steps."""
+    canvas = make_canvas(tokenizer, length, prompt, template)
+    _check(model, canvas, steps, strategy, temperature, top_k, top_p, block_length)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    gen = torch.Generator().manual_seed(seed)  # CPU: the same draws on every device
+    xt = canvas.to(device).repeat(n_samples, 1)  # (B, T)
+    revealed_at = torch.zeros_like(xt)
+    confidence = torch.ones(xt.shape, device=device)
+    step, logits, logits_for = 0, None, None
+    for (lo, hi), n in _blocks(xt == tokenizer.mask_id, steps, block_length):
+        in_block = torch.zeros_like(xt, dtype=torch.bool)
+        in_block[:, lo:hi] = True
+        n_masked0 = ((xt == tokenizer.mask_id) & in_block).sum(dim=1)  # (B,)
+        for j in range(n):
+            t, s = 1 - j / n, 1 - (j + 1) / n
+            active = (xt == tokenizer.mask_id) & in_block
+            if logits_for is None or not torch.equal(logits_for, xt):  # the model ignores t: reuse if xt is unchanged
+                logits, logits_for = filter_logits(model(xt).float(), top_k, top_p), xt.clone()
+            x0_hat, conf = draw(logits, temperature, gen)
+            a_s, a_t = alpha(s, schedule).item(), alpha(t, schedule).item()
+            if strategy == "ancestral":
+                u = torch.rand(xt.shape, generator=gen).to(device)
+                reveal = active & (u < (a_s - a_t) / (1 - a_t))
+            else:
+                keep_masked = torch.round(n_masked0 * (1 - a_s)).long()  # expected masks left at s
+                n_reveal = active.sum(dim=1) - keep_masked  # (B,)
+                score = torch.where(active, conf, -1.0)
+                rank = score.argsort(dim=1, descending=True, stable=True).argsort(dim=1)
+                reveal = active & (rank < n_reveal.unsqueeze(1))
+            step += 1
+            xt = torch.where(reveal, x0_hat, xt)
+            revealed_at = torch.where(reveal, step, revealed_at)
+            confidence = torch.where(reveal, conf, confidence)
+    model.train(was_training)
+    texts = [tokenizer.decode(row) for row in xt.cpu()]
+    return Samples(texts, xt.cpu(), revealed_at.cpu(), confidence.cpu(), step, tokenizer.mask_id)

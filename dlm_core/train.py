@@ -1,0 +1,202 @@
+"""Training: AdamW with warm-up and cosine decay, on a step or wall-clock budget, resumable.
+
+The loop is the usual one (draw a batch of windows, compute the loss, step AdamW) with
+the pieces that make a small run on a laptop count:
+
+- the loss is the NELBO of `masking.py` with the low-variance any-order estimator, so
+  the number being minimised is the number being reported;
+- bf16 autocast where the hardware has fast bf16 (see `device.py`);
+- a wall-clock budget (`time_budget`) is turned into a fixed number of steps after
+  timing the first few, so the cosine schedule ends when the time does and a resumed
+  run follows exactly the same schedule;
+- checkpoints are written atomically every `ckpt_interval` steps, at the end and on
+  Ctrl-C; `resume=True` restores weights, AdamW moments and both random generators,
+  so an interrupted run continues as if it never stopped.
+
+References: Loshchilov & Hutter 2019 (AdamW); Karpathy, nanoGPT `train.py`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from . import checkpoint, data
+from .device import autocast, pick_device
+from .masking import ESTIMATORS, T_SAMPLINGS, evaluate, loss_per_sequence
+from .model import PRESETS, Denoiser, preset
+from .tokenizer import CharTokenizer
+
+
+@dataclass
+class TrainConfig:
+    preset: str = "laptop"            # model size, a name from model.PRESETS
+    model: dict = field(default_factory=dict)  # overrides of the preset, e.g. {"d_model": 256}
+    causal: bool = False              # train the autoregressive twin instead of the denoiser
+    batch_size: int = 32              # windows per step
+    lr: float = 3e-3                  # peak learning rate; small models take a high one
+    min_lr_ratio: float = 0.1         # the cosine decays to lr * min_lr_ratio
+    warmup_steps: int = 50            # linear warm-up; keep >= 15 with a time budget (see below)
+    max_steps: int | None = 1000      # None with a time budget: fixed after timing the first steps
+    time_budget: float | None = None  # seconds of wall clock for the whole run, or None
+    weight_decay: float = 0.1         # on matrices and embeddings only, not on norms
+    beta2: float = 0.99               # AdamW's second-moment decay (0.99: small batches, noisy loss)
+    grad_clip: float = 1.0            # clip the gradient norm; the 1/k weights make rare spikes
+    estimator: str = "any-order"      # NELBO estimator, see masking.py
+    t_sampling: str = "stratified"    # how a batch's times are drawn, see masking.py
+    eval_interval: int = 250          # steps between validation estimates
+    eval_windows: int = 64            # validation windows per estimate (2 mask draws each)
+    ckpt_interval: int = 1000         # steps between checkpoints
+    precision: str = "auto"           # auto, fp32 or bf16 (autocast)
+    compile: bool = False             # torch.compile the model
+    seed: int = 0                     # seeds the weights, the batches and the masks
+
+    def __post_init__(self):
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown model preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(f"unknown estimator {self.estimator!r}; choose one of {', '.join(ESTIMATORS)}")
+        if self.t_sampling not in T_SAMPLINGS:
+            raise ValueError(f"unknown t sampling {self.t_sampling!r}; choose one of {', '.join(T_SAMPLINGS)}")
+        if self.max_steps is None and self.time_budget is None:
+            raise ValueError("give a step budget (max_steps) or a time budget (time_budget, seconds)")
+        for name in ("batch_size", "eval_interval", "ckpt_interval"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+
+CALIBRATION = (5, 15)  # with a time budget, steps 5..15 are timed (after any compilation)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up to cfg.lr, then cosine decay to cfg.lr * min_lr_ratio at max_steps."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.max_steps is None:  # only while a time budget is still being calibrated
+        return cfg.lr
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def make_optimizer(model, cfg: TrainConfig) -> torch.optim.AdamW:
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, cfg.beta2))
+
+
+def _state_tensors(model, optimizer, gens: dict) -> dict:
+    """AdamW moments by parameter name, and the generator states, as one flat dict of tensors."""
+    out = {f"rng.{k}": g.get_state() for k, g in gens.items()}
+    for name, p in model.named_parameters():
+        for k, v in optimizer.state.get(p, {}).items():
+            out[f"adam.{name}.{k}"] = v
+    return out
+
+
+def _restore_state(tensors: dict, model, optimizer, gens: dict) -> None:
+    for k, g in gens.items():
+        g.set_state(tensors[f"rng.{k}"])
+    for name, p in model.named_parameters():
+        state = {k: tensors[f"adam.{name}.{k}"].to(p.device) for k in ("step", "exp_avg", "exp_avg_sq")
+                 if f"adam.{name}.{k}" in tensors}
+        if state:
+            state["step"] = state["step"].cpu()  # AdamW keeps its step count on the CPU
+            optimizer.state[p] = state
+
+
+def _prepare(cfg: TrainConfig, text: str, out: Path, resume: bool, device):
+    """Build (or restore) everything the loop needs."""
+    tokenizer = CharTokenizer.from_text(text)
+    start = {"step": 0, "elapsed": 0.0, "history": []}
+    if resume:
+        saved = checkpoint.read_config(out)
+        cfg = TrainConfig(**saved["train"])  # the run continues under its own settings
+        model, saved_tok, _ = checkpoint.load(out, device)
+        if saved_tok != tokenizer:
+            raise ValueError(f"checkpoint {out} was trained on a text with a different vocabulary "
+                             f"({saved_tok.vocab_size - 1} vs {tokenizer.vocab_size - 1} characters); "
+                             f"resume it with the text it was trained on")
+        start = {k: saved[k] for k in start}
+    else:
+        mcfg = preset(cfg.preset, **{**cfg.model, "vocab_size": tokenizer.vocab_size,
+                                     "mask_id": tokenizer.mask_id, "causal": cfg.causal})
+        torch.manual_seed(cfg.seed)
+        model = Denoiser(mcfg).to(device)
+    optimizer = make_optimizer(model, cfg)
+    gens = {"data": torch.Generator().manual_seed(cfg.seed), "mask": torch.Generator().manual_seed(cfg.seed + 1)}
+    if resume:
+        _restore_state(checkpoint.load_extra(out), model, optimizer, gens)
+    return cfg, tokenizer, model, optimizer, gens, start
+
+
+def train(cfg: TrainConfig, out, data_path=None, resume: bool = False, device=None, progress: bool = True) -> dict:
+    """Train a model (or continue one) and keep its checkpoint in the directory `out`.
+    Returns the run's summary: steps, elapsed seconds, and the validation history."""
+    out = Path(out)
+    device = pick_device(device) if not isinstance(device, torch.device) else device
+    text = data.load(data_path)
+    if not resume and (out / "config.json").exists():
+        raise ValueError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
+    cfg, tokenizer, model, optimizer, gens, state = _prepare(cfg, text, out, resume, device)
+    train_ids, val_ids = (tokenizer.encode(part) for part in data.split(text))
+    window = model.cfg.block_size + (1 if model.cfg.causal else 0)
+    forward = torch.compile(model) if cfg.compile else model
+    loss_kwargs = {} if model.cfg.causal else {"estimator": cfg.estimator, "t_sampling": cfg.t_sampling}
+
+    def validate():
+        return evaluate(model, val_ids, torch.Generator().manual_seed(1234), draws=2,
+                        max_windows=cfg.eval_windows, **loss_kwargs)[0]
+
+    def save():
+        meta = {"train": asdict(cfg), **state, "params": model.num_params()}
+        checkpoint.save(out, model, tokenizer, meta, _state_tensors(model, optimizer, gens))
+
+    step, clock, smooth, eval_seconds = state["step"], time.perf_counter() - state["elapsed"], None, 0.0
+    if step == 0:
+        state["history"].append({"step": 0, "elapsed": 0.0, "val_bpc": validate()})
+        eval_seconds = time.perf_counter() - clock
+    bar = tqdm(total=cfg.max_steps, initial=step, disable=not progress, desc="train", unit="step")
+    try:
+        while cfg.max_steps is None or step < cfg.max_steps:
+            if cfg.max_steps is None and step == CALIBRATION[0]:
+                t_cal = time.perf_counter()
+            if cfg.max_steps is None and step == CALIBRATION[1]:
+                per_step = (time.perf_counter() - t_cal) / (CALIBRATION[1] - CALIBRATION[0])
+                left = cfg.time_budget - (time.perf_counter() - clock) - 2 * eval_seconds
+                cfg.max_steps = step + max(0, int(left / (per_step + eval_seconds / cfg.eval_interval)))
+                bar.total = cfg.max_steps
+                continue
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, cfg)
+            x = data.get_batch(train_ids, cfg.batch_size, window, gens["data"]).to(device)
+            with autocast(device, cfg.precision):
+                loss = loss_per_sequence(forward, x, gens["mask"], **loss_kwargs).mean()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            smooth = loss.item() if smooth is None else 0.95 * smooth + 0.05 * loss.item()
+            bar.update()
+            if step % cfg.eval_interval == 0 or step == cfg.max_steps:
+                state["history"].append({"step": step, "elapsed": round(time.perf_counter() - clock, 2),
+                                         "train_bpc": smooth / math.log(2), "val_bpc": validate()})
+                bar.set_postfix(train=f"{smooth / math.log(2):.3f}", val=f"{state['history'][-1]['val_bpc']:.3f}")
+            if step % cfg.ckpt_interval == 0 or step == cfg.max_steps:
+                state.update(step=step, elapsed=time.perf_counter() - clock)
+                save()
+    except KeyboardInterrupt:
+        state.update(step=step, elapsed=time.perf_counter() - clock)
+        save()
+        bar.write(f"interrupted at step {step}; checkpoint saved to {out}, continue with --resume")
+    finally:
+        bar.close()
+    return {"steps": step, "elapsed": state["elapsed"], "history": state["history"], "params": model.num_params()}
