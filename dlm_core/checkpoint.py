@@ -47,7 +47,7 @@ def save(path, model, tokenizer: CharTokenizer, meta: dict | None = None, extra_
     weights = {k: (v.to(dtype) if dtype and v.is_floating_point() else v).detach().cpu().contiguous()
                for k, v in model.state_dict().items()}
     save_file(weights, tmp / "model.safetensors")
-    config = {"format": FORMAT, "model": model.cfg.to_dict(), **(meta or {})}
+    config = {"format": FORMAT, "model": model.cfg.to_dict(), "vocabulary": "".join(tokenizer.chars), **(meta or {})}
     (tmp / "config.json").write_text(json.dumps(config, indent=1))
     tokenizer.save(tmp / "tokenizer.json")
     if extra_tensors:
@@ -96,9 +96,9 @@ def load(path, device="cpu") -> tuple[Denoiser, CharTokenizer, dict]:
     config = read_config(path)
     cfg = ModelConfig(**config["model"])
     tokenizer = CharTokenizer.load(path / "tokenizer.json")
-    if tokenizer.vocab_size != cfg.vocab_size or tokenizer.mask_id != cfg.mask_id:
-        raise ValueError(f"checkpoint {path}: tokenizer.json has {tokenizer.vocab_size} entries but the model "
-                         f"was built for {cfg.vocab_size}; the files come from different checkpoints")
+    if tokenizer.vocab_size != cfg.vocab_size or "".join(tokenizer.chars) != config.get("vocabulary", "".join(tokenizer.chars)):
+        raise ValueError(f"checkpoint {path}: tokenizer.json does not match the vocabulary the model was "
+                         f"trained with (config.json); the files come from different checkpoints")
     model = Denoiser(cfg)
     weights = _load_tensors(path / "model.safetensors")
     try:

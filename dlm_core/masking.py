@@ -60,13 +60,21 @@ def alpha(t, schedule: str = "linear") -> torch.Tensor:
     return 1 - t if schedule == "linear" else torch.cos(math.pi / 2 * t)
 
 
-def elbo_weight(t, schedule: str = "linear") -> torch.Tensor:
-    """w(t) = -alpha'_t / (1 - alpha_t): the weight of the masked cross-entropy at time t."""
+def mask_rate(t, schedule: str = "linear") -> torch.Tensor:
+    """1 - alpha_t, the probability that a character is masked at time t. For the cosine
+    schedule 1 - cos(pi t / 2) is computed as 2 sin^2(pi t / 4), which stays accurate in
+    float32 for small t, where the subtraction would lose every digit."""
     _check_schedule(schedule)
     t = _as_t(t)
-    if schedule == "linear":
-        return 1 / t
-    return (math.pi / 2) * torch.sin(math.pi / 2 * t) / (1 - torch.cos(math.pi / 2 * t))
+    return t if schedule == "linear" else 2 * torch.sin(math.pi / 4 * t) ** 2
+
+
+def elbo_weight(t, schedule: str = "linear") -> torch.Tensor:
+    """w(t) = -alpha'_t / (1 - alpha_t): the weight of the masked cross-entropy at time t.
+    Linear: 1 / t. Cosine: (pi/2) sin(pi t/2) / (1 - cos(pi t/2)) = (pi/2) / tan(pi t/4)."""
+    _check_schedule(schedule)
+    t = _as_t(t)
+    return 1 / t if schedule == "linear" else (math.pi / 2) / torch.tan(math.pi / 4 * t)
 
 
 def _rand(shape, generator: torch.Generator, device) -> torch.Tensor:
@@ -80,19 +88,21 @@ def sample_t(n: int, generator: torch.Generator, method: str = "stratified", dev
     lowers the variance of the batch loss without changing its expectation."""
     u = _rand(n, generator, device)  # [0, 1)
     if method == "stratified":
-        u = (torch.arange(n, device=device) + u) / n  # one draw in each of n equal strata
+        t = (n - torch.arange(n, device=device) - u) / n  # one draw in each of n equal strata
     elif method == "antithetic":
-        u = torch.cat([u[: (n + 1) // 2], 1 - u[: n // 2]])  # pairs (u, 1 - u)
-    elif method != "iid":
+        t = torch.cat([1 - u[: (n + 1) // 2], u[: n // 2]])  # pairs (t, 1 - t)
+    elif method == "iid":
+        t = 1 - u
+    else:
         raise ValueError(f"unknown t sampling {method!r}; choose one of {', '.join(T_SAMPLINGS)}")
-    return 1 - u  # (0, 1]: t = 0 would have an infinite weight
+    return t.clamp_min(1e-6)  # t = 0 (probability ~0, but float32 rounds) would have an infinite weight
 
 
 def mask_from_uniforms(x0, u, t, mask_id: int, schedule: str = "linear"):
     """Mask position i of x0 when u_i < 1 - alpha_t. With the same uniforms u, raising t
     only ever adds masks: this is the picture of the forward process the widgets show."""
     t = _as_t(t).to(x0.device)
-    masked = u < (1 - alpha(t, schedule).to(x0.device)).reshape(*t.shape, *[1] * (x0.dim() - t.dim()))
+    masked = u < mask_rate(t, schedule).to(x0.device).reshape(*t.shape, *[1] * (x0.dim() - t.dim()))
     return torch.where(masked, mask_id, x0), masked
 
 
@@ -159,6 +169,8 @@ def evaluate(model, data: torch.Tensor, generator: torch.Generator, draws: int =
     """
     from .data import windows
 
+    if draws < 1 or (max_windows is not None and max_windows < 1):
+        raise ValueError(f"draws and max_windows must be at least 1, got draws={draws}, max_windows={max_windows}")
     was_training = model.training
     model.eval()
     T = model.cfg.block_size + (1 if model.cfg.causal else 0)

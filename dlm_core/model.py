@@ -156,6 +156,15 @@ class Denoiser(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def flops_per_token(self, seq_len: int | None = None) -> int:
+        """Floating-point operations to train on one token (forward + backward = 3x forward):
+        2 per weight of every matrix product, plus attention's two (T x T) products.
+        Embedding lookups, norms and softmax are left out, as in the PaLM/nanoGPT estimate."""
+        cfg, T = self.cfg, seq_len or self.cfg.block_size
+        matmul_weights = cfg.n_layer * 12 * cfg.d_model ** 2 + cfg.d_model * cfg.vocab_size
+        attention = cfg.n_layer * 2 * 2 * T * cfg.d_model
+        return 3 * (2 * matmul_weights + attention)
+
     def forward(self, xt):  # xt: (B, T)
         T = xt.shape[1]
         if T > self.cfg.block_size:

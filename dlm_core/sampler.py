@@ -115,7 +115,7 @@ def _check(model, canvas, steps, strategy, temperature, top_k, top_p, block_leng
         raise ValueError(f"length {canvas.shape[-1]} is longer than the model's context ({model.cfg.block_size})")
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-    if not (isinstance(steps, int) and steps >= 1):
+    if not (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1):
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")

@@ -65,6 +65,8 @@ class TrainConfig:
             raise ValueError(f"unknown t sampling {self.t_sampling!r}; choose one of {', '.join(T_SAMPLINGS)}")
         if self.max_steps is None and self.time_budget is None:
             raise ValueError("give a step budget (max_steps) or a time budget (time_budget, seconds)")
+        if (self.max_steps is not None and self.max_steps < 1) or (self.time_budget is not None and self.time_budget <= 0):
+            raise ValueError(f"the budget must be positive, got max_steps={self.max_steps}, time_budget={self.time_budget}")
         for name in ("batch_size", "eval_interval", "ckpt_interval"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -95,6 +97,7 @@ def make_optimizer(model, cfg: TrainConfig) -> torch.optim.AdamW:
 def _state_tensors(model, optimizer, gens: dict) -> dict:
     """AdamW moments by parameter name, and the generator states, as one flat dict of tensors."""
     out = {f"rng.{k}": g.get_state() for k, g in gens.items()}
+    out["rng.torch"] = torch.get_rng_state()  # dropout draws from the global generator
     for name, p in model.named_parameters():
         for k, v in optimizer.state.get(p, {}).items():
             out[f"adam.{name}.{k}"] = v
@@ -104,6 +107,7 @@ def _state_tensors(model, optimizer, gens: dict) -> dict:
 def _restore_state(tensors: dict, model, optimizer, gens: dict) -> None:
     for k, g in gens.items():
         g.set_state(tensors[f"rng.{k}"])
+    torch.set_rng_state(tensors["rng.torch"])
     for name, p in model.named_parameters():
         state = {k: tensors[f"adam.{name}.{k}"].to(p.device) for k in ("step", "exp_avg", "exp_avg_sq")
                  if f"adam.{name}.{k}" in tensors}
@@ -190,13 +194,14 @@ def train(cfg: TrainConfig, out, data_path=None, resume: bool = False, device=No
                 state["history"].append({"step": step, "elapsed": round(time.perf_counter() - clock, 2),
                                          "train_bpc": smooth / math.log(2), "val_bpc": validate()})
                 bar.set_postfix(train=f"{smooth / math.log(2):.3f}", val=f"{state['history'][-1]['val_bpc']:.3f}")
-            if step % cfg.ckpt_interval == 0 or step == cfg.max_steps:
+            if step % cfg.ckpt_interval == 0:
                 state.update(step=step, elapsed=time.perf_counter() - clock)
                 save()
     except KeyboardInterrupt:
-        state.update(step=step, elapsed=time.perf_counter() - clock)
-        save()
         bar.write(f"interrupted at step {step}; checkpoint saved to {out}, continue with --resume")
     finally:
+        if state["step"] != step or not (out / "config.json").exists():
+            state.update(step=step, elapsed=time.perf_counter() - clock)
+            save()
         bar.close()
     return {"steps": step, "elapsed": state["elapsed"], "history": state["history"], "params": model.num_params()}

@@ -1,0 +1,83 @@
+"""Training throughput: tokens/s and achieved FLOP/s against this machine's matmul peak.
+
+    python benchmarks/throughput.py                 # laptop preset, fp32 and bf16
+    python benchmarks/throughput.py --preset small --steps 10
+
+The peak is measured here, in the same process, as the best rate of a large square matrix
+product in each precision; "share" is the training step's achieved FLOP/s over that peak.
+Training FLOPs are counted by `Denoiser.flops_per_token` (forward + backward).
+"""
+
+import argparse
+import time
+
+import torch
+
+from dlm_core.device import autocast, pick_device
+from dlm_core.masking import nelbo_per_sequence
+from dlm_core.model import Denoiser, preset
+from dlm_core.train import TrainConfig, make_optimizer
+
+
+def matmul_peak(dtype, device, n=1024, seconds=2.0) -> float:
+    a, b = torch.randn(n, n, dtype=dtype, device=device), torch.randn(n, n, dtype=dtype, device=device)
+    best, end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        start = time.perf_counter()
+        for _ in range(5):
+            a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = max(best, 5 * 2 * n ** 3 / (time.perf_counter() - start))
+    return best
+
+
+def train_rate(model, batch_size, steps, precision, device, compile_model) -> float:
+    """Seconds per training step, after 3 warm-up steps (which absorb any compilation)."""
+    optimizer = make_optimizer(model, TrainConfig())
+    forward = torch.compile(model) if compile_model else model
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(model.cfg.vocab_size - 1, (batch_size, model.cfg.block_size), generator=gen).to(device)
+    for i in range(steps + 3):
+        if i == 3:
+            start = time.perf_counter()
+        with autocast(device, precision):
+            loss = nelbo_per_sequence(forward, x, gen).mean()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / steps
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--preset", default="laptop")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--device")
+    args = p.parse_args()
+    device = pick_device(args.device)
+    torch.manual_seed(0)
+    model = Denoiser(preset(args.preset)).to(device)
+    tokens = args.batch_size * model.cfg.block_size
+    flops = model.flops_per_token() * tokens
+    peaks = {"fp32": matmul_peak(torch.float32, device), "bf16": matmul_peak(torch.bfloat16, device)}
+    print(f"device {device}, {torch.get_num_threads()} threads, preset {args.preset} "
+          f"({model.num_params():,} parameters), batch {args.batch_size} x {model.cfg.block_size}, "
+          f"compile={args.compile}")
+    print(f"matmul peak: fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s\n")
+    print("| precision | ms/step | tokens/s | GFLOP/s | share of fp32 peak | share of own peak |")
+    print("|---|---|---|---|---|---|")
+    for precision in ("fp32", "bf16"):
+        sec = train_rate(model, args.batch_size, args.steps, precision, device, args.compile)
+        rate = flops / sec
+        print(f"| {precision} | {sec * 1e3:.0f} | {tokens / sec:,.0f} | {rate / 1e9:.0f} | "
+              f"{rate / peaks['fp32']:.0%} | {rate / peaks[precision]:.0%} |")
+
+
+if __name__ == "__main__":
+    main()

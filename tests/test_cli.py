@@ -1,0 +1,146 @@
+"""The `dlm` command, run in-process: train -> eval -> sample, and one-line errors with exit status 2."""
+
+import json
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from dlm_core import checkpoint
+from dlm_core.cli import _train_config, build_parser, main
+from dlm_core.model import Denoiser
+
+
+def run(capsys, *argv):
+    """Run `dlm argv...`; return (exit status, stdout, stderr)."""
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(result, command, *fragments):
+    """Exit status 2 and exactly one line on stderr, 'dlm <command>: error: ...', no traceback."""
+    code, out, err = result
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"dlm {command}: error: "), err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture
+def untrained(tmp_path, tok):
+    """A checkpoint of an untrained tiny model (no corpus needed)."""
+    torch.manual_seed(0)
+    return checkpoint.save(tmp_path / "untrained", Denoiser(tiny_config()), tok)
+
+
+def test_train_eval_sample(tmp_path, corpus_path, capsys):
+    """`dlm train` writes a checkpoint, `dlm eval --json` scores it, `dlm sample --json --infill` fills holes."""
+    out = tmp_path / "run"
+    code, stdout, _ = run(capsys, "train", "--out", out, "--data", corpus_path, "--preset", "tiny",
+                          "--max-steps", 20, "--batch-size", 8, "--precision", "fp32", "--quiet")
+    assert code == 0 and "for 20 steps" in stdout and f"checkpoint in {out}" in stdout
+    assert checkpoint.read_config(out)["step"] == 20
+
+    code, stdout, _ = run(capsys, "eval", "--checkpoint", out, "--data", corpus_path,
+                          "--windows", 16, "--draws", 2, "--json")
+    result = json.loads(stdout)
+    assert code == 0 and result["source"] == "val split" and result["draws"] == 2
+    assert 3.0 < result["bits_per_char"] < 7.0 and 0 < result["stderr"] < 0.5
+
+    template = "To be, or ___ to be"
+    code, stdout, _ = run(capsys, "sample", "--checkpoint", out, "--infill", template, "--steps", 3, "-n", 2,
+                          "--json")
+    result = json.loads(stdout)
+    assert code == 0 and len(result["texts"]) == 2 and result["steps"] == 3
+    for text, revealed in zip(result["texts"], result["revealed_at"]):
+        assert len(text) == len(template) and "_" not in text
+        assert all(c == t for c, t in zip(text, template) if t != "_")
+        assert [r > 0 for r in revealed] == [t == "_" for t in template]
+
+    assert_one_line_error(run(capsys, "train", "--out", out, "--data", corpus_path, "--preset", "tiny"),
+                          "train", "already holds a checkpoint")
+
+
+def test_eval_text_file(untrained, tmp_path, capsys):
+    """`dlm eval --text FILE` scores that file; an untrained model is near log2(65) = 6.02 bits/char."""
+    text = tmp_path / "verse.txt"
+    text.write_text("Shall I compare thee to a summer's day?\nThou art more lovely and more temperate.\n" * 4)
+    code, stdout, _ = run(capsys, "eval", "--checkpoint", untrained, "--text", text, "--json")
+    result = json.loads(stdout)
+    assert code == 0 and result["source"] == str(text)
+    assert abs(result["bits_per_char"] - 6.02) < 0.3
+
+
+def test_sample_plain_output(untrained, capsys):
+    """Without --json, each sample is printed under a header and starts with the prompt."""
+    code, stdout, _ = run(capsys, "sample", "--checkpoint", untrained, "--prompt", "ROMEO:", "--length", 20,
+                          "--steps", 4, "-n", 2)
+    lines = stdout.splitlines()
+    assert code == 0 and lines[0] == "--- sample 0 ---" and lines[1].startswith("ROMEO:")
+    assert "--- sample 1 ---" in lines
+
+
+def test_config_file_and_overrides(tmp_path):
+    """--config fills TrainConfig (a 'comment' is allowed), flags override it, --minutes sets a time budget."""
+    cfg_file = tmp_path / "cfg.json"
+    cfg_file.write_text(json.dumps({"comment": "a test", "preset": "tiny", "max_steps": 5, "lr": 1e-3}))
+    args = build_parser().parse_args(["train", "--out", "x", "--config", str(cfg_file), "--lr", "2e-3"])
+    cfg = _train_config(args)
+    assert (cfg.preset, cfg.max_steps, cfg.lr) == ("tiny", 5, 2e-3)
+    args = build_parser().parse_args(["train", "--out", "x", "--config", str(cfg_file), "--minutes", "1.5"])
+    cfg = _train_config(args)
+    assert cfg.time_budget == 90 and cfg.max_steps is None
+
+
+def test_error_missing_checkpoint(tmp_path, capsys):
+    """A checkpoint that does not exist."""
+    assert_one_line_error(run(capsys, "sample", "--checkpoint", tmp_path / "nope"), "sample", "nope", "not found")
+    assert_one_line_error(run(capsys, "eval", "--checkpoint", tmp_path / "nope"), "eval", "not found")
+
+
+def test_error_unknown_character_in_prompt(untrained, capsys):
+    """A prompt character the model has never seen: named, with its position."""
+    assert_one_line_error(run(capsys, "sample", "--checkpoint", untrained, "--prompt", "Ro\tmeo", "--length", 20),
+                          "sample", "'\\t' at position 2")
+
+
+def test_error_prompt_longer_than_length(untrained, capsys):
+    """A prompt longer than --length."""
+    assert_one_line_error(run(capsys, "sample", "--checkpoint", untrained, "--prompt", "ROMEO:", "--length", 4),
+                          "sample", "more than length=4")
+
+
+def test_error_missing_text_file(untrained, tmp_path, capsys):
+    """`dlm eval --text` of a file that does not exist."""
+    assert_one_line_error(run(capsys, "eval", "--checkpoint", untrained, "--text", tmp_path / "gone.txt"),
+                          "eval", "gone.txt not found")
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ('{"preset": "tiny", "learning_rate": 0.1}', "unknown setting(s) learning_rate"),
+    ('{"preset": "tiny",', "is not valid JSON"),
+    ('{"preset": "huge"}', "unknown model preset 'huge'"),
+])
+def test_error_bad_config_file(tmp_path, capsys, content, fragment):
+    """A config file with an unknown key, broken JSON or a bad value (checked before any data is read)."""
+    cfg_file = tmp_path / "cfg.json"
+    cfg_file.write_text(content)
+    assert_one_line_error(run(capsys, "train", "--out", tmp_path / "run", "--config", cfg_file), "train", fragment)
+
+
+def test_error_missing_config_file(tmp_path, capsys):
+    """A config file that does not exist."""
+    assert_one_line_error(run(capsys, "train", "--out", tmp_path / "run", "--config", tmp_path / "no.json"),
+                          "train", "no.json not found")
+
+
+@pytest.mark.parametrize("draws", [0, -1])
+def test_error_bad_number_of_draws(untrained, tmp_path, capsys, draws):
+    """`dlm eval --draws 0` (or negative) is an input mistake: one line, exit status 2."""
+    text = tmp_path / "verse.txt"
+    text.write_text("Shall I compare thee to a summer's day?\n" * 4)
+    assert_one_line_error(run(capsys, "eval", "--checkpoint", untrained, "--text", text, "--draws", draws),
+                          "eval", "draws")

@@ -1,0 +1,378 @@
+"""The forward process q(xt | x0) and the NELBO: schedules, masks, estimators, evaluation.
+
+The centre of this file is an exact check of the objective. For a 3-character sequence
+and a fixed toy predictor, the continuous-time NELBO can be computed exactly by
+enumerating the 2^3 possible maskings; both Monte-Carlo estimators of
+`masking.nelbo_per_sequence` must average to that number.
+
+Statistical tests use fixed seeds and a tolerance of 5 standard errors.
+"""
+
+import itertools
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from conftest import UniformModel
+from dlm_core import masking
+from dlm_core.model import carry_over_unmasked
+
+# --- schedules ---------------------------------------------------------------------------
+
+
+def test_linear_schedule_values():
+    """Linear: alpha_t = 1 - t and w(t) = 1/t."""
+    t = torch.tensor([0.0, 0.25, 0.5, 1.0])
+    assert torch.allclose(masking.alpha(t, "linear"), torch.tensor([1.0, 0.75, 0.5, 0.0]))
+    assert torch.allclose(masking.elbo_weight(t[1:], "linear"), torch.tensor([4.0, 2.0, 1.0]))
+
+
+def test_cosine_schedule_values():
+    """Cosine: alpha_t = cos(pi t / 2), from 1 at t = 0 to 0 at t = 1."""
+    t = torch.linspace(0, 1, 11)
+    assert torch.allclose(masking.alpha(t, "cosine"), torch.cos(math.pi / 2 * t), atol=1e-7)
+    assert masking.alpha(0.0, "cosine").item() == 1.0
+    assert abs(masking.alpha(1.0, "cosine").item()) < 1e-7
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_elbo_weight_is_minus_alpha_prime_over_one_minus_alpha(schedule):
+    """w(t) = -alpha'(t) / (1 - alpha(t)), alpha' taken by a central finite difference."""
+    t, h = torch.tensor([0.1, 0.3, 0.5, 0.7, 0.9]), 1e-2
+    d_alpha = (masking.alpha(t + h, schedule) - masking.alpha(t - h, schedule)) / (2 * h)
+    expected = -d_alpha / (1 - masking.alpha(t, schedule))
+    assert torch.allclose(masking.elbo_weight(t, schedule), expected, rtol=1e-3)
+
+
+def test_cosine_weight_accurate_at_small_t():
+    """For small t the cosine weight stays finite and accurate: w(t) = (pi/2) / tan(pi t / 4)."""
+    t = torch.tensor([1e-4, 1e-3, 1e-2])
+    expected = (math.pi / 2) / torch.tan(math.pi / 4 * t.double())
+    assert torch.allclose(masking.elbo_weight(t, "cosine").double(), expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize("bad", [-0.01, 1.01, float("nan"), [0.5, 2.0]])
+def test_time_outside_unit_interval_rejected(bad):
+    """t must lie in [0, 1]; NaN is not a time."""
+    for fn in (masking.alpha, masking.elbo_weight):
+        with pytest.raises(ValueError, match="must lie in"):
+            fn(bad)
+
+
+def test_unknown_schedule_rejected():
+    """Only 'linear' and 'cosine' exist."""
+    for fn in (masking.alpha, masking.elbo_weight):
+        with pytest.raises(ValueError, match="unknown schedule 'cubic'"):
+            fn(0.5, "cubic")
+
+
+# --- the forward process -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+@pytest.mark.parametrize("t", [0.1, 0.5, 0.9])
+def test_forward_process_masks_at_rate_one_minus_alpha(schedule, t):
+    """Over 200,000 positions the masked fraction is 1 - alpha_t within 5 standard errors,
+    masked positions hold [MASK] and the others keep their character."""
+    x0 = torch.randint(65, (200, 1000), generator=torch.Generator().manual_seed(0))
+    xt, masked = masking.forward_process(x0, t, 65, torch.Generator().manual_seed(1), schedule)
+    p = 1 - masking.alpha(t, schedule).item()
+    se = math.sqrt(p * (1 - p) / x0.numel())
+    assert abs(masked.float().mean().item() - p) < 5 * se
+    assert torch.equal(xt, torch.where(masked, 65, x0))
+
+
+def test_forward_process_time_per_row():
+    """With one t per row, each row is masked at its own rate."""
+    x0 = torch.zeros(3, 50_000, dtype=torch.long)
+    t = torch.tensor([0.2, 0.6, 1.0])
+    _, masked = masking.forward_process(x0, t, 65, torch.Generator().manual_seed(0))
+    rates = masked.float().mean(dim=1)
+    se = torch.sqrt(t * (1 - t) / 50_000)
+    assert torch.all((rates - t).abs() <= 5 * se)
+    assert rates[2] == 1.0
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_same_uniforms_raising_t_only_adds_masks(schedule):
+    """With the same uniforms u, the masked set grows with t: nothing at t = 0, everything at t = 1."""
+    x0 = torch.randint(65, (4, 500), generator=torch.Generator().manual_seed(0))
+    u = torch.rand(x0.shape, generator=torch.Generator().manual_seed(1))
+    previous = None
+    for t in torch.linspace(0, 1, 21):
+        xt, masked = masking.mask_from_uniforms(x0, u, t, 65, schedule)
+        if previous is None:
+            assert not masked.any() and torch.equal(xt, x0)  # t = 0
+        else:
+            assert torch.all(masked >= previous)
+        previous = masked
+    assert masked.all() and torch.all(xt == 65)  # t = 1
+
+
+# --- drawing times and exact masks -------------------------------------------------------
+
+
+def test_stratified_times_one_per_stratum():
+    """Stratified: exactly one t in each of the n intervals ((i-1)/n, i/n]."""
+    n = 64
+    t = masking.sample_t(n, torch.Generator().manual_seed(0), "stratified")
+    assert torch.equal(torch.ceil(t * n).sort().values, torch.arange(1, n + 1).float())
+
+
+def test_antithetic_times_come_in_pairs():
+    """Antithetic: t[i] + t[i + ceil(n/2)] = 1 for each of the n // 2 pairs."""
+    n = 9
+    t = masking.sample_t(n, torch.Generator().manual_seed(0), "antithetic")
+    assert t.shape == (n,)
+    assert torch.allclose(t[:4] + t[5:], torch.ones(4), atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["stratified", "antithetic", "iid"])
+def test_times_lie_in_zero_one(method):
+    """Every method gives times in (0, 1] (t = 0 would have an infinite weight), roughly uniform."""
+    t = masking.sample_t(10_000, torch.Generator().manual_seed(0), method)
+    assert t.shape == (10_000,) and torch.all(t > 0) and torch.all(t <= 1)
+    assert abs(t.mean().item() - 0.5) < 5 * math.sqrt(1 / 12 / 10_000)
+
+
+@pytest.mark.parametrize("method, u", [("stratified", 1 - 2 ** -24), ("antithetic", 0.0)])
+def test_times_stay_positive_at_extreme_uniforms(monkeypatch, method, u):
+    """Even for the extreme uniforms torch.rand can return (0 and 1 - 2^-24), t stays in (0, 1]."""
+    monkeypatch.setattr(masking, "_rand", lambda shape, generator, device: torch.full((shape,), u))
+    t = masking.sample_t(32, torch.Generator(), method)
+    assert torch.all(t > 0), t
+
+
+def test_unknown_time_sampling_rejected():
+    """Only stratified, antithetic and iid exist."""
+    with pytest.raises(ValueError, match="unknown t sampling 'sobol'"):
+        masking.sample_t(4, torch.Generator(), "sobol")
+
+
+def test_mask_exactly_masks_k_positions_uniformly():
+    """Row b gets exactly k[b] masks, and with k = 3 of 8 every position is masked 3/8 of the time."""
+    B, T = 20_000, 8
+    x0 = torch.randint(65, (B, T), generator=torch.Generator().manual_seed(0))
+    k = torch.arange(B) % (T + 1)  # 0..8 masks
+    xt, masked = masking.mask_exactly(x0, k, 65, torch.Generator().manual_seed(1))
+    assert torch.equal(masked.sum(dim=1), k)
+    assert torch.equal(xt, torch.where(masked, 65, x0))
+
+    _, masked = masking.mask_exactly(x0, torch.full((B,), 3), 65, torch.Generator().manual_seed(2))
+    p, se = 3 / 8, math.sqrt(3 / 8 * 5 / 8 / B)
+    assert torch.all((masked.float().mean(dim=0) - p).abs() < 5 * se)
+
+
+# --- THE EXACT NELBO TEST ----------------------------------------------------------------
+
+MASK_ID, L = 4, 3  # 4 characters (ids 0..3) and [MASK] = 4; sequences of 3 characters
+X0 = torch.tensor([2, 0, 3])
+
+
+class ToyPredictor(nn.Module):
+    """A fixed denoiser whose logits are a random table indexed by the whole visible pattern:
+    every prediction depends on which other positions are visible and what they hold.
+    [MASK] is never predicted and visible characters are carried over (SUBS), like the real model."""
+
+    def __init__(self, seed=0):
+        super().__init__()
+        self.cfg = SimpleNamespace(mask_id=MASK_ID, causal=False, block_size=L)
+        V = MASK_ID + 1
+        self.register_buffer("table", 2 * torch.randn(V ** L, L, V, generator=torch.Generator().manual_seed(seed)))
+        self.register_buffer("place", V ** torch.arange(L))  # xt (as base-V digits) -> row of the table
+
+    def forward(self, xt):
+        logits = self.table[(xt * self.place).sum(-1)].clone()  # (B, T, V)
+        logits[..., MASK_ID] = -math.inf
+        return carry_over_unmasked(logits, xt, MASK_ID)
+
+
+def maskings():
+    """All 2^L subsets M of positions, as tuples."""
+    return [M for k in range(L + 1) for M in itertools.combinations(range(L), k)]
+
+
+def masked_ce_sum(model, x0, M) -> float:
+    """sum over i in M of -log p(x0_i | x0 with the positions M masked), in float64."""
+    xt = x0.clone()
+    xt[list(M)] = MASK_ID
+    logp = model(xt[None])[0].double().log_softmax(-1)
+    return sum(-logp[i, x0[i]].item() for i in M)
+
+
+def beta(a, b):
+    """B(a, b) = int_0^1 t^(a-1) (1-t)^(b-1) dt."""
+    return math.gamma(a) * math.gamma(b) / math.gamma(a + b)
+
+
+def exact_nelbo(model, x0) -> float:
+    """Linear schedule: int_0^1 (1/t) sum_M t^|M| (1-t)^(L-|M|) CE(M) dt = sum_M B(|M|, L-|M|+1) CE(M)."""
+    return sum(beta(len(M), L - len(M) + 1) * masked_ce_sum(model, x0, M) for M in maskings() if M)
+
+
+def any_order_nelbo(model, x0) -> float:
+    """sum over k = 1..L of the mean over |M| = k of (1/k) CE(M): the mean masked CE, summed over k."""
+    return sum(np.mean([masked_ce_sum(model, x0, M) / k for M in itertools.combinations(range(L), k)])
+               for k in range(1, L + 1))
+
+
+def quadrature_nelbo(model, x0, schedule) -> float:
+    """int_0^1 w(t) E_{xt ~ q(.|x0)}[sum of masked CE] dt, the expectation over xt by enumeration
+    and the integral by 64-point Gauss-Legendre quadrature, all in float64."""
+    nodes, weights = np.polynomial.legendre.leggauss(64)
+    t, dt = (nodes + 1) / 2, weights / 2
+    if schedule == "linear":
+        a, w = 1 - t, 1 / t
+    else:
+        a, w = np.cos(np.pi / 2 * t), (np.pi / 2) * np.sin(np.pi / 2 * t) / (1 - np.cos(np.pi / 2 * t))
+    expected_ce = sum((1 - a) ** len(M) * a ** (L - len(M)) * masked_ce_sum(model, x0, M) for M in maskings())
+    return float(np.sum(dt * w * expected_ce))
+
+
+def test_exact_nelbo_equals_any_order_sum():
+    """The Beta-weighted sum over all 8 maskings equals the any-order form (sum over k of mean masked CE)."""
+    model = ToyPredictor()
+    nelbo = exact_nelbo(model, X0)
+    assert nelbo == pytest.approx(any_order_nelbo(model, X0), rel=1e-12)
+    assert nelbo > 1.0  # nontrivial: not a near-zero accident
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_exact_nelbo_equals_integral_over_time(schedule):
+    """The exact value is the time integral of w(t) E[masked CE], and it is the same for both schedules."""
+    model = ToyPredictor()
+    assert quadrature_nelbo(model, X0, schedule) == pytest.approx(exact_nelbo(model, X0), rel=1e-9)
+
+
+def estimates(estimator, schedule="linear", n=100_000, seed=0):
+    """n one-draw estimates of NELBO(X0) / L in nats per character, stratified t."""
+    gen = torch.Generator().manual_seed(seed)
+    return masking.nelbo_per_sequence(ToyPredictor(), X0.repeat(n, 1), gen, estimator, schedule).double()
+
+
+@pytest.mark.parametrize("estimator, schedule", [("any-order", "linear"), ("continuous", "linear"),
+                                                 ("continuous", "cosine")])
+def test_estimators_average_to_exact_nelbo(estimator, schedule):
+    """Both estimators are unbiased for NELBO / L: 100,000 draws land within 5 standard errors.
+    (The plain standard error ignores the stratification of t, so it is conservative; but the linear
+    continuous estimator is heavy-tailed, its variance growing like log(1 / smallest t).)"""
+    exact = exact_nelbo(ToyPredictor(), X0) / L
+    est = estimates(estimator, schedule)
+    se = est.std().item() / math.sqrt(len(est))
+    assert abs(est.mean().item() - exact) < 5 * se
+    assert se < 0.01 * exact  # sharp enough to see a 5% error
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_any_order_estimator_has_lower_variance(schedule):
+    """Fixing the number of masks removes binomial noise and the 1/t blow-up: lower variance."""
+    assert estimates("any-order").var() < estimates("continuous", schedule).var()
+
+
+def test_unknown_estimator_rejected():
+    """Only 'any-order' and 'continuous' exist."""
+    with pytest.raises(ValueError, match="unknown estimator 'exact'"):
+        masking.nelbo_per_sequence(ToyPredictor(), X0[None], torch.Generator(), estimator="exact")
+
+
+# --- the autoregressive twin's loss --------------------------------------------------------
+
+
+class Bigram(nn.Module):
+    """A causal toy model: the next character's distribution depends only on the current one."""
+
+    P = torch.tensor([[1 / 2, 1 / 4, 1 / 4],
+                      [1 / 8, 3 / 8, 1 / 2],
+                      [1 / 3, 1 / 3, 1 / 3]])
+
+    def __init__(self):
+        super().__init__()
+        self.cfg = SimpleNamespace(causal=True, block_size=8)
+
+    def forward(self, x):
+        return self.P[x].log()  # (B, T, 3)
+
+
+def test_next_char_loss_by_hand():
+    """Mean of -log p(x_{i+1} | x_i): row 0 is (ln 4 + ln 2) / 2, row 1 is (ln 3 + ln 3) / 2."""
+    x = torch.tensor([[0, 1, 2], [2, 2, 0]])
+    expected = torch.tensor([1.5 * math.log(2), math.log(3)])
+    assert torch.allclose(masking.next_char_per_sequence(Bigram(), x), expected, atol=1e-6)
+    assert torch.allclose(masking.loss_per_sequence(Bigram(), x, torch.Generator()), expected, atol=1e-6)
+
+
+# --- evaluate() --------------------------------------------------------------------------
+
+IDS = torch.randint(65, (40 * 16 + 5,), generator=torch.Generator().manual_seed(0))  # 40 windows of 16 + a tail
+
+
+@pytest.mark.parametrize("draws", [1, 3])
+def test_evaluate_uniform_model_any_order_is_exact(draws):
+    """A model uniform over 65 characters scores exactly log2(65) bits/char with the any-order
+    estimator, whatever the masks: the standard error is 0 (to float32 rounding)."""
+    model = UniformModel(block_size=16).train()
+    bpc, se = masking.evaluate(model, IDS, torch.Generator().manual_seed(0), draws=draws)
+    assert bpc == pytest.approx(math.log2(65), abs=1e-5)
+    assert se < 1e-5
+    assert model.training  # evaluate() puts the model back in the mode it found it in
+
+
+def test_evaluate_uniform_causal_model_is_exact():
+    """The twin's loss needs no masks: a uniform causal model scores exactly log2(65)."""
+    bpc, se = masking.evaluate(UniformModel(block_size=15, causal=True), IDS, torch.Generator(), draws=4)
+    assert bpc == pytest.approx(math.log2(65), abs=1e-5) and se < 1e-5
+
+
+def test_evaluate_uniform_model_continuous_within_its_stderr():
+    """The continuous estimator is noisy (the number of masks varies) but centred on log2(65),
+    and evaluate() reports that noise in its standard error."""
+    bpc, se = masking.evaluate(UniformModel(block_size=16), IDS, torch.Generator().manual_seed(0),
+                               draws=8, estimator="continuous")
+    assert se > 0.01
+    assert abs(bpc - math.log2(65)) < 5 * se
+
+
+class UnigramModel(UniformModel):
+    """Predicts the same fixed distribution p over the 65 characters at every masked position."""
+
+    LOGP = torch.randn(65, generator=torch.Generator().manual_seed(0)).log_softmax(-1)
+
+    def forward(self, xt):
+        logits = torch.cat([self.LOGP, torch.tensor([-math.inf])]).expand(*xt.shape, 66)
+        return carry_over_unmasked(logits, xt, 65)
+
+
+def test_evaluate_mean_and_standard_error_exactly():
+    """On windows made of one repeated character c, every mask gives the same estimate -log2 p(c), so
+    evaluate() must return exactly their mean and standard error (std over windows / sqrt(number))."""
+    chars = torch.tensor([0, 1, 2, 0, 1, 2, 5, 5, 7, 9])
+    ids = chars.repeat_interleave(16)  # 10 windows of 16
+    per_window = -UnigramModel.LOGP[chars].double() / math.log(2)
+    bpc, se = masking.evaluate(UnigramModel(block_size=16), ids, torch.Generator().manual_seed(0), draws=2)
+    assert bpc == pytest.approx(per_window.mean().item(), abs=1e-5)
+    assert se == pytest.approx(per_window.std().item() / math.sqrt(10), abs=1e-5)
+
+
+class CountingModel(UniformModel):
+    """A uniform model that records the batch size of every call."""
+
+    def __init__(self):
+        super().__init__(block_size=16)
+        self.rows = []
+
+    def forward(self, xt):
+        self.rows.append(xt.shape[0])
+        return super().forward(xt)
+
+
+@pytest.mark.parametrize("max_windows, expected", [(None, 40), (10, 10), (100, 40)])
+def test_evaluate_windows_draws_and_batches(max_windows, expected):
+    """evaluate() reads each (at most max_windows) window `draws` times, in batches of at most batch_size rows."""
+    model = CountingModel()
+    masking.evaluate(model, IDS, torch.Generator(), draws=3, max_windows=max_windows, batch_size=8)
+    assert sum(model.rows) == 3 * expected
+    assert max(model.rows) <= 8

@@ -1,0 +1,93 @@
+"""The denoiser: shapes, the SUBS parameterisation, bidirectional vs causal attention, configs."""
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from dlm_core.model import PRESETS, Denoiser, ModelConfig, preset
+
+
+def make(causal=False, seed=0):
+    torch.manual_seed(seed)
+    return Denoiser(tiny_config(causal=causal)).eval()
+
+
+def random_xt(B=3, T=20, p_mask=0.5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x0 = torch.randint(65, (B, T), generator=g)
+    return torch.where(torch.rand(B, T, generator=g) < p_mask, 65, x0)
+
+
+def test_output_shape_and_no_mask_prediction():
+    """Logits are (B, T, V) and the [MASK] logit is -inf everywhere: clean text has no masks."""
+    logits = make()(random_xt())
+    assert logits.shape == (3, 20, 66) and logits.dtype == torch.float32
+    assert torch.all(logits[..., 65] == float("-inf"))
+    assert torch.all(torch.isfinite(logits[..., :65]).any(dim=-1))  # a real distribution at every position
+
+
+def test_unmasked_positions_are_carried_over():
+    """SUBS: at a visible position the distribution is a point mass on the character already there."""
+    xt = random_xt()
+    logp = make()(xt).log_softmax(-1)
+    visible = xt != 65
+    assert visible.any() and (~visible).any()
+    assert torch.all(logp[visible].gather(-1, xt[visible][:, None]) == 0)
+    assert torch.all(logp[~visible][:, :65] > -10)  # masked positions spread their probability
+
+
+def test_denoiser_is_bidirectional():
+    """Changing the character at position j changes the predictions at masked positions i < j."""
+    model = make()
+    xt = torch.full((1, 16), 65)
+    xt[0, 10] = 20
+    other = xt.clone()
+    other[0, 10] = 40
+    a, b = model(xt), model(other)
+    assert not torch.allclose(a[0, :10, :65], b[0, :10, :65])
+
+
+def test_causal_twin_only_looks_left():
+    """causal=True: changing position j leaves positions < j exactly unchanged, and changes j itself."""
+    model = make(causal=True)
+    x = random_xt(B=1, p_mask=0.0)
+    other = x.clone()
+    j = 12
+    other[0, j] = (x[0, j] + 1) % 65
+    a, b = model(x), model(other)
+    assert torch.equal(a[0, :j], b[0, :j])
+    assert not torch.allclose(a[0, j], b[0, j])
+    assert torch.all(a[..., 65] == float("-inf"))  # the twin never predicts [MASK] either
+
+
+def test_sequence_longer_than_context_rejected():
+    """More than block_size characters is an error naming both lengths."""
+    with pytest.raises(ValueError, match="length 33 is longer than the model's context \\(32\\)"):
+        make()(torch.zeros(1, 33, dtype=torch.long))
+
+
+def test_config_validation():
+    """d_model must divide by n_head, and [MASK] must be inside the vocabulary."""
+    with pytest.raises(ValueError, match="not divisible by n_head"):
+        ModelConfig(d_model=30, n_head=4)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        ModelConfig(vocab_size=66, mask_id=66)
+
+
+def test_preset_names_and_overrides():
+    """preset() knows tiny/laptop/small, applies overrides, and rejects other names."""
+    assert preset("tiny", d_model=64).d_model == 64
+    assert preset("laptop").block_size == 128
+    with pytest.raises(ValueError, match="unknown model preset 'huge'"):
+        preset("huge")
+
+
+def test_small_preset_parameter_count():
+    """`small` is nanoGPT's baby-GPT size: 2 V d + n_layer (12 d^2 + 2 d) + d = 10,672,512 parameters."""
+    cfg = preset("small")
+    V, d, n = cfg.vocab_size, cfg.d_model, cfg.n_layer
+    with torch.device("meta"):  # count without allocating
+        model = Denoiser(cfg)
+    assert model.num_params() == 2 * V * d + n * (12 * d * d + 2 * d) + d == 10_672_512
+    assert 10_000_000 < model.num_params() < 11_500_000
+    assert set(PRESETS) == {"tiny", "laptop", "small"}

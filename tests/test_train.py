@@ -1,0 +1,195 @@
+"""Training: the loss falls, the schedule, budgets, and exact resumption after an interrupt.
+
+These tests train `tiny` models on the real corpus (DLM_DATA) for a few seconds at most.
+"""
+
+import math
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from dlm_core import checkpoint, data
+from dlm_core.masking import evaluate
+from dlm_core.tokenizer import CharTokenizer
+from dlm_core.train import TrainConfig, lr_at, train
+
+
+def quick_config(**overrides) -> TrainConfig:
+    """A few steps of a tiny model in fp32 (bit-for-bit reproducible on a CPU)."""
+    return TrainConfig(**{**dict(preset="tiny", max_steps=12, batch_size=8, warmup_steps=4, eval_interval=1000,
+                                 eval_windows=8, ckpt_interval=1000, precision="fp32", seed=0), **overrides})
+
+
+def tensors(path, name="model.safetensors") -> dict:
+    return load_file(path / name)
+
+
+# --- the learning-rate schedule ----------------------------------------------------------
+
+
+def test_lr_warmup_then_cosine():
+    """Linear warm-up to lr over warmup_steps, then a cosine down to lr * min_lr_ratio at max_steps."""
+    cfg = TrainConfig(lr=1e-3, warmup_steps=10, max_steps=110, min_lr_ratio=0.1)
+    assert lr_at(0, cfg) == pytest.approx(1e-4)
+    assert lr_at(9, cfg) == pytest.approx(1e-3)
+    assert lr_at(10, cfg) == pytest.approx(1e-3)
+    assert lr_at(35, cfg) == pytest.approx(1e-4 + 0.9e-3 * (1 + math.cos(math.pi / 4)) / 2)  # a quarter in
+    assert lr_at(60, cfg) == pytest.approx(0.55e-3)  # half way: the mean of lr and lr * min_lr_ratio
+    assert lr_at(110, cfg) == pytest.approx(1e-4)
+    assert lr_at(500, cfg) == pytest.approx(1e-4)  # and it stays there
+    decay = [lr_at(s, cfg) for s in range(10, 111)]
+    assert all(a >= b for a, b in zip(decay, decay[1:]))
+
+
+def test_lr_while_calibrating_a_time_budget():
+    """Before a time budget has been turned into max_steps, the rate after warm-up is the peak lr."""
+    cfg = TrainConfig(lr=2e-3, warmup_steps=4, max_steps=None, time_budget=10)
+    assert lr_at(3, cfg) == pytest.approx(2e-3) and lr_at(12, cfg) == pytest.approx(2e-3)
+
+
+# --- configuration -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(preset="huge"), "unknown model preset 'huge'"),
+    (dict(estimator="exact"), "unknown estimator 'exact'"),
+    (dict(t_sampling="sobol"), "unknown t sampling 'sobol'"),
+    (dict(max_steps=None, time_budget=None), "give a step budget"),
+    (dict(batch_size=0), "batch_size must be at least 1"),
+    (dict(eval_interval=0), "eval_interval must be at least 1"),
+    (dict(lr=0.0), "lr must be positive"),
+    (dict(lr=-1e-3), "lr must be positive"),
+    (dict(lr=float("nan")), "lr must be positive"),
+])
+def test_train_config_rejects_bad_settings(kwargs, message):
+    """Every bad setting is a ValueError naming it."""
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs)
+
+
+def test_train_config_rejects_zero_steps():
+    """max_steps must be at least 1, like batch_size: a run of 0 steps would save nothing."""
+    with pytest.raises(ValueError, match="max_steps"):
+        TrainConfig(max_steps=0)
+
+
+# --- a real (short) run -------------------------------------------------------------------
+
+
+def test_loss_falls(trained_checkpoint):
+    """200 steps take the validation NELBO from about log2(65) bits/char (uniform) down by over 1 bit."""
+    _, result = trained_checkpoint
+    first, last = result["history"][0], result["history"][-1]
+    assert (first["step"], last["step"], result["steps"]) == (0, 200, 200)
+    assert abs(first["val_bpc"] - math.log2(65)) < 0.3
+    assert first["val_bpc"] - last["val_bpc"] > 1.0
+
+
+def test_checkpoint_holds_the_trained_model(trained_checkpoint, corpus):
+    """Reloaded, the checkpoint reproduces the run's last validation number exactly, and records the run."""
+    path, result = trained_checkpoint
+    model, tok, config = checkpoint.load(path)
+    assert tok == CharTokenizer.from_text(corpus)
+    val_ids = tok.encode(data.split(corpus)[1])
+    bpc, _ = evaluate(model, val_ids, torch.Generator().manual_seed(1234), draws=2, max_windows=64,
+                      estimator="any-order", t_sampling="stratified")
+    assert bpc == pytest.approx(result["history"][-1]["val_bpc"], abs=1e-9)
+    assert config["step"] == 200 and config["train"]["max_steps"] == 200
+    assert config["params"] == model.num_params() == result["params"]
+    assert config["history"] == result["history"]
+
+
+def test_refuses_to_overwrite_a_checkpoint(trained_checkpoint, corpus_path):
+    """Training into a directory that already holds a checkpoint, without resume, is an error."""
+    path, _ = trained_checkpoint
+    with pytest.raises(ValueError, match="already holds a checkpoint"):
+        train(quick_config(), path, data_path=corpus_path, device="cpu", progress=False)
+
+
+def test_resume_with_another_vocabulary_rejected(trained_checkpoint, corpus, monkeypatch, tmp_path):
+    """Resuming on a text whose characters differ would shift every id: ValueError."""
+    import shutil
+    path = shutil.copytree(trained_checkpoint[0], tmp_path / "copy")
+    monkeypatch.setattr(data, "load", lambda path=None: corpus.replace("$", "S"))  # 64 characters
+    with pytest.raises(ValueError, match="different vocabulary"):
+        train(quick_config(), path, resume=True, device="cpu", progress=False)
+
+
+# --- resuming ------------------------------------------------------------------------------
+
+
+def interrupt_after(monkeypatch, n_batches):
+    """Make the n_batches+1-th call of data.get_batch raise KeyboardInterrupt (Ctrl-C mid-run)."""
+    real, calls = data.get_batch, []
+
+    def get_batch(*args, **kwargs):
+        if len(calls) == n_batches:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(data, "get_batch", get_batch)
+
+
+def run_interrupted_and_resumed(cfg, out, corpus_path, monkeypatch, capsys):
+    """Train cfg.max_steps steps with a Ctrl-C half way, then resume to the end."""
+    real = data.get_batch
+    interrupt_after(monkeypatch, cfg.max_steps // 2)
+    train(cfg, out, data_path=corpus_path, device="cpu", progress=False)
+    assert f"interrupted at step {cfg.max_steps // 2}" in capsys.readouterr().out
+    assert checkpoint.read_config(out)["step"] == cfg.max_steps // 2
+    monkeypatch.setattr(data, "get_batch", real)
+    return train(cfg, out, data_path=corpus_path, resume=True, device="cpu", progress=False)
+
+
+def assert_same_run(a, b):
+    for name in ("model.safetensors", "optimizer.safetensors"):  # weights, AdamW moments, generator states
+        ta, tb = tensors(a, name), tensors(b, name)
+        assert ta.keys() == tb.keys()
+        for k in ta:
+            assert torch.equal(ta[k], tb[k]), k
+
+
+def test_resume_is_exact(tmp_path, corpus_path, monkeypatch, capsys):
+    """12 steps in one go, and 6 steps + Ctrl-C + resume for 6 more, end with identical weights,
+    optimizer moments and random generators."""
+    cfg = quick_config()
+    whole = train(cfg, tmp_path / "whole", data_path=corpus_path, device="cpu", progress=False)
+    resumed = run_interrupted_and_resumed(cfg, tmp_path / "split", corpus_path, monkeypatch, capsys)
+    assert whole["steps"] == resumed["steps"] == 12
+    assert_same_run(tmp_path / "whole", tmp_path / "split")
+    assert resumed["history"][-1]["val_bpc"] == whole["history"][-1]["val_bpc"]
+
+
+def test_resume_is_exact_with_dropout(tmp_path, corpus_path, monkeypatch, capsys):
+    """Resumption is exact for a model with dropout too (the `small` preset uses dropout 0.1)."""
+    cfg = quick_config(model={"dropout": 0.1})
+    train(cfg, tmp_path / "whole", data_path=corpus_path, device="cpu", progress=False)
+    run_interrupted_and_resumed(cfg, tmp_path / "split", corpus_path, monkeypatch, capsys)
+    assert_same_run(tmp_path / "whole", tmp_path / "split")
+
+
+# --- time budgets --------------------------------------------------------------------------
+
+
+def test_time_budget(tmp_path, corpus_path):
+    """With time_budget and no max_steps, the run ends on time and records the step count it chose."""
+    budget = 2.0
+    cfg = quick_config(max_steps=None, time_budget=budget, warmup_steps=15)
+    start = time.perf_counter()
+    result = train(cfg, tmp_path / "run", data_path=corpus_path, device="cpu", progress=False)
+    wall = time.perf_counter() - start
+    assert result["elapsed"] < budget + 1.5 and wall < budget + 4.0  # + loading the corpus
+    assert result["steps"] > 15  # more than the calibration steps
+    saved = checkpoint.read_config(tmp_path / "run")
+    assert saved["train"]["max_steps"] == saved["step"] == result["steps"]
+
+
+def test_time_budget_shorter_than_calibration_still_saves(tmp_path, corpus_path):
+    """Even a budget too short for anything beyond the 15 calibration steps leaves a checkpoint."""
+    cfg = quick_config(max_steps=None, time_budget=0.01, warmup_steps=15)
+    result = train(cfg, tmp_path / "run", data_path=corpus_path, device="cpu", progress=False)
+    assert result["steps"] == 15
+    assert checkpoint.read_config(tmp_path / "run")["step"] == 15
