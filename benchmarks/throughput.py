@@ -16,7 +16,7 @@ import torch
 from dlm_core.device import autocast, pick_device
 from dlm_core.masking import nelbo_per_sequence
 from dlm_core.model import Denoiser, preset
-from dlm_core.train import TrainConfig, make_optimizer
+from dlm_core.train import TrainConfig, make_optimizers
 
 
 def matmul_peak(dtype, device, n=1024, seconds=2.0) -> float:
@@ -34,7 +34,7 @@ def matmul_peak(dtype, device, n=1024, seconds=2.0) -> float:
 
 def train_rate(model, batch_size, steps, precision, device, compile_model) -> float:
     """Seconds per training step, after 3 warm-up steps (which absorb any compilation)."""
-    optimizer = make_optimizer(model, TrainConfig())
+    optimizers = make_optimizers(model, TrainConfig())
     forward = torch.compile(model) if compile_model else model
     gen = torch.Generator().manual_seed(0)
     x = torch.randint(model.cfg.vocab_size - 1, (batch_size, model.cfg.block_size), generator=gen).to(device)
@@ -45,8 +45,9 @@ def train_rate(model, batch_size, steps, precision, device, compile_model) -> fl
             loss = nelbo_per_sequence(forward, x, gen).mean()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        for opt in optimizers:
+            opt.step()
+            opt.zero_grad(set_to_none=True)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return (time.perf_counter() - start) / steps

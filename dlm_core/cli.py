@@ -17,7 +17,6 @@ import json
 import math
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -31,25 +30,13 @@ from .train import TrainConfig, train
 
 
 def _train_config(args) -> TrainConfig:
-    values = {}
-    if args.config:
-        try:
-            values = json.loads(Path(args.config).read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(f"config file {args.config} not found") from None
-        except json.JSONDecodeError as e:
-            raise ValueError(f"config file {args.config} is not valid JSON ({e})") from None
-        known = {f.name for f in fields(TrainConfig)}
-        unknown = sorted(set(values) - known - {"comment"})
-        if unknown:
-            raise ValueError(f"config file {args.config}: unknown setting(s) {', '.join(unknown)}")
-        values.pop("comment", None)
-    for name in ("preset", "max_steps", "batch_size", "lr", "seed", "causal", "compile", "precision"):
-        if getattr(args, name) is not None:
-            values[name] = getattr(args, name)
+    """The config file's settings (if any), overridden by the options given on the command line."""
+    values = {name: getattr(args, name) for name in
+              ("preset", "max_steps", "batch_size", "lr", "seed", "causal", "compile", "precision")
+              if getattr(args, name) is not None}
     if args.minutes is not None:
         values.update(time_budget=60 * args.minutes, max_steps=None)
-    return TrainConfig(**values)
+    return TrainConfig.from_json(args.config, **values) if args.config else TrainConfig(**values)
 
 
 def cmd_train(args) -> None:

@@ -18,9 +18,10 @@ References: Loshchilov & Hutter 2019 (AdamW); Karpathy, nanoGPT `train.py`.
 
 from __future__ import annotations
 
+import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -41,9 +42,10 @@ class TrainConfig:
     batch_size: int = 32              # windows per step
     lr: float = 3e-3                  # peak learning rate; small models take a high one
     min_lr_ratio: float = 0.1         # the cosine decays to lr * min_lr_ratio
-    warmup_steps: int = 50            # linear warm-up; keep >= 15 with a time budget (see below)
+    warmup_steps: int = 50            # linear warm-up; keep >= 45 with a time budget (see below)
     max_steps: int | None = 1000      # None with a time budget: fixed after timing the first steps
     time_budget: float | None = None  # seconds of wall clock for the whole run, or None
+    optimizer: str = "adamw"          # adamw, or muon for the blocks' matrices (AdamW for the rest)
     weight_decay: float = 0.1         # on matrices and embeddings only, not on norms
     beta2: float = 0.99               # AdamW's second-moment decay (0.99: small batches, noisy loss)
     grad_clip: float = 1.0            # clip the gradient norm; the 1/k weights make rare spikes
@@ -59,6 +61,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.preset not in PRESETS:
             raise ValueError(f"unknown model preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+        if self.optimizer not in ("adamw", "muon"):
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose adamw or muon")
         if self.estimator not in ESTIMATORS:
             raise ValueError(f"unknown estimator {self.estimator!r}; choose one of {', '.join(ESTIMATORS)}")
         if self.t_sampling not in T_SAMPLINGS:
@@ -74,7 +78,23 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr}")
 
 
-CALIBRATION = (5, 15)  # with a time budget, steps 5..15 are timed (after any compilation)
+    @classmethod
+    def from_json(cls, path, **overrides) -> TrainConfig:
+        """Settings from a JSON file (a "comment" key is allowed), then `overrides` on top."""
+        try:
+            values = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"config file {path} not found") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"config file {path} is not valid JSON ({e})") from None
+        values.pop("comment", None)
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+        return cls(**{**values, **overrides})
+
+
+CALIBRATION = (5, 45)  # with a time budget, steps 5..45 are timed (after any compilation)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -87,33 +107,45 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def make_optimizer(model, cfg: TrainConfig) -> torch.optim.AdamW:
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, cfg.beta2))
+def make_optimizers(model, cfg: TrainConfig) -> list[torch.optim.Optimizer]:
+    """AdamW for everything, or Muon for the transformer blocks' weight matrices and AdamW for
+    the embeddings, the output head and the norms (Muon is made for hidden matrices only)."""
+    hidden = [p for n, p in model.named_parameters() if n.startswith("blocks.") and p.dim() == 2] \
+        if cfg.optimizer == "muon" else []
+    taken = {id(p) for p in hidden}
+    rest = [p for p in model.parameters() if id(p) not in taken]
+    groups = [{"params": [p for p in rest if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+              {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0}]
+    optimizers = [torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, cfg.beta2))]
+    if hidden:
+        optimizers.append(torch.optim.Muon(hidden, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                           adjust_lr_fn="match_rms_adamw"))
+    return optimizers
 
 
-def _state_tensors(model, optimizer, gens: dict) -> dict:
-    """AdamW moments by parameter name, and the generator states, as one flat dict of tensors."""
+def _state_tensors(model, optimizers, gens: dict) -> dict:
+    """Optimizer moments by parameter name, and the generator states, as one flat dict of tensors."""
     out = {f"rng.{k}": g.get_state() for k, g in gens.items()}
     out["rng.torch"] = torch.get_rng_state()  # dropout draws from the global generator
+    state = {p: st for opt in optimizers for p, st in opt.state.items()}
     for name, p in model.named_parameters():
-        for k, v in optimizer.state.get(p, {}).items():
-            out[f"adam.{name}.{k}"] = v
+        for k, v in state.get(p, {}).items():
+            out[f"opt.{name}.{k}"] = v
     return out
 
 
-def _restore_state(tensors: dict, model, optimizer, gens: dict) -> None:
+def _restore_state(tensors: dict, model, optimizers, gens: dict) -> None:
     for k, g in gens.items():
         g.set_state(tensors[f"rng.{k}"])
     torch.set_rng_state(tensors["rng.torch"])
+    owner = {p: opt for opt in optimizers for group in opt.param_groups for p in group["params"]}
     for name, p in model.named_parameters():
-        state = {k: tensors[f"adam.{name}.{k}"].to(p.device) for k in ("step", "exp_avg", "exp_avg_sq")
-                 if f"adam.{name}.{k}" in tensors}
-        if state:
+        prefix = f"opt.{name}."
+        state = {k[len(prefix):]: v.to(p.device) for k, v in tensors.items() if k.startswith(prefix)}
+        if "step" in state:
             state["step"] = state["step"].cpu()  # AdamW keeps its step count on the CPU
-            optimizer.state[p] = state
+        if state:
+            owner[p].state[p] = state
 
 
 def _prepare(cfg: TrainConfig, text: str, out: Path, resume: bool, device):
@@ -134,11 +166,11 @@ def _prepare(cfg: TrainConfig, text: str, out: Path, resume: bool, device):
                                      "mask_id": tokenizer.mask_id, "causal": cfg.causal})
         torch.manual_seed(cfg.seed)
         model = Denoiser(mcfg).to(device)
-    optimizer = make_optimizer(model, cfg)
+    optimizers = make_optimizers(model, cfg)
     gens = {"data": torch.Generator().manual_seed(cfg.seed), "mask": torch.Generator().manual_seed(cfg.seed + 1)}
     if resume:
-        _restore_state(checkpoint.load_extra(out), model, optimizer, gens)
-    return cfg, tokenizer, model, optimizer, gens, start
+        _restore_state(checkpoint.load_extra(out), model, optimizers, gens)
+    return cfg, tokenizer, model, optimizers, gens, start
 
 
 def train(cfg: TrainConfig, out, data_path=None, resume: bool = False, device=None, progress: bool = True) -> dict:
@@ -149,7 +181,7 @@ def train(cfg: TrainConfig, out, data_path=None, resume: bool = False, device=No
     text = data.load(data_path)
     if not resume and (out / "config.json").exists():
         raise ValueError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
-    cfg, tokenizer, model, optimizer, gens, state = _prepare(cfg, text, out, resume, device)
+    cfg, tokenizer, model, optimizers, gens, state = _prepare(cfg, text, out, resume, device)
     train_ids, val_ids = (tokenizer.encode(part) for part in data.split(text))
     window = model.cfg.block_size + (1 if model.cfg.causal else 0)
     forward = torch.compile(model) if cfg.compile else model
@@ -161,7 +193,7 @@ def train(cfg: TrainConfig, out, data_path=None, resume: bool = False, device=No
 
     def save():
         meta = {"train": asdict(cfg), **state, "params": model.num_params()}
-        checkpoint.save(out, model, tokenizer, meta, _state_tensors(model, optimizer, gens))
+        checkpoint.save(out, model, tokenizer, meta, _state_tensors(model, optimizers, gens))
 
     step, clock, smooth, eval_seconds = state["step"], time.perf_counter() - state["elapsed"], None, 0.0
     if step == 0:
@@ -178,15 +210,16 @@ def train(cfg: TrainConfig, out, data_path=None, resume: bool = False, device=No
                 cfg.max_steps = step + max(0, int(left / (per_step + eval_seconds / cfg.eval_interval)))
                 bar.total = cfg.max_steps
                 continue
-            for group in optimizer.param_groups:
+            for group in (g for opt in optimizers for g in opt.param_groups):
                 group["lr"] = lr_at(step, cfg)
             x = data.get_batch(train_ids, cfg.batch_size, window, gens["data"]).to(device)
             with autocast(device, cfg.precision):
                 loss = loss_per_sequence(forward, x, gens["mask"], **loss_kwargs).mean()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            for opt in optimizers:
+                opt.step()
+                opt.zero_grad(set_to_none=True)
             step += 1
             smooth = loss.item() if smooth is None else 0.95 * smooth + 0.05 * loss.item()
             bar.update()

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from dlm_core import checkpoint, data
 from dlm_core.masking import evaluate
 from dlm_core.tokenizer import CharTokenizer
-from dlm_core.train import TrainConfig, lr_at, train
+from dlm_core.train import CALIBRATION, TrainConfig, lr_at, train
 
 
 def quick_config(**overrides) -> TrainConfig:
@@ -177,19 +177,19 @@ def test_resume_is_exact_with_dropout(tmp_path, corpus_path, monkeypatch, capsys
 def test_time_budget(tmp_path, corpus_path):
     """With time_budget and no max_steps, the run ends on time and records the step count it chose."""
     budget = 2.0
-    cfg = quick_config(max_steps=None, time_budget=budget, warmup_steps=15)
+    cfg = quick_config(max_steps=None, time_budget=budget, warmup_steps=CALIBRATION[1])
     start = time.perf_counter()
     result = train(cfg, tmp_path / "run", data_path=corpus_path, device="cpu", progress=False)
     wall = time.perf_counter() - start
     assert result["elapsed"] < budget + 1.5 and wall < budget + 4.0  # + loading the corpus
-    assert result["steps"] > 15  # more than the calibration steps
+    assert result["steps"] > CALIBRATION[1]  # more than the calibration steps
     saved = checkpoint.read_config(tmp_path / "run")
     assert saved["train"]["max_steps"] == saved["step"] == result["steps"]
 
 
 def test_time_budget_shorter_than_calibration_still_saves(tmp_path, corpus_path):
-    """Even a budget too short for anything beyond the 15 calibration steps leaves a checkpoint."""
-    cfg = quick_config(max_steps=None, time_budget=0.01, warmup_steps=15)
+    """Even a budget too short for anything beyond the calibration steps leaves a checkpoint."""
+    cfg = quick_config(max_steps=None, time_budget=0.01, warmup_steps=CALIBRATION[1])
     result = train(cfg, tmp_path / "run", data_path=corpus_path, device="cpu", progress=False)
-    assert result["steps"] == 15
-    assert checkpoint.read_config(tmp_path / "run")["step"] == 15
+    assert result["steps"] == CALIBRATION[1]
+    assert checkpoint.read_config(tmp_path / "run")["step"] == CALIBRATION[1]
