@@ -1,7 +1,10 @@
 # One command for each job a reader or CI needs. Everything runs inside .venv.
-#   make setup   create .venv and install the course (torch pinned, editable dlm_core)
-#   make test    unit tests (CPU)
-#   make clean   remove .venv and build outputs
+#   make setup      create .venv and install the course (torch pinned, editable dlm_core, the book tools)
+#   make book       set up, then build the book into _build/html (open _build/html/index.html)
+#   make test       unit tests, then the notebooks re-executed against their saved outputs (nbval),
+#                   then the book build with warnings as errors
+#   make notebooks  re-execute the chapters in place and save their outputs (after editing one)
+#   make clean      remove .venv and build outputs
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,19 +16,54 @@ TORCH  := torch==2.13.0
 DLM_DATA ?= $(abspath $(wildcard ../shared/data/tinyshakespeare.txt))
 export DLM_DATA
 
-.PHONY: setup test clean
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+# Warnings are errors (-W) and every cross-reference must resolve (-n, nitpicky).
+BOOK_FLAGS := -W -n --keep-going
+
+.PHONY: setup book test unit nbval book-check notebooks clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,book]"
 	touch $@
 
 setup: $(VENV)/.installed
 
-test: setup
-	$(BIN)/python -m pytest -q
+book: setup
+	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
+	@echo "The book is in _build/html/index.html"
+
+test: unit nbval book-check
+
+unit: setup
+	$(BIN)/python -m pytest -q tests
+
+# nbval runs every notebook top to bottom in a fresh kernel of this environment and compares
+# each cell's outputs with the saved ones (text and errors; images are not compared, see
+# tests/nbval_sanitize.cfg for what is and what is normalised first).
+# Importing pyplot once first builds matplotlib's font cache on a fresh machine, so its one-off
+# notice cannot land in a cell's output.
+nbval: setup
+	$(BIN)/python -c "import matplotlib.pyplot"
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/
+
+# A fresh build (no cache from an earlier one can hide a warning).
+book-check: setup
+	rm -rf _build
+	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
+
+# Streams are merged after execution (the second CoalesceStreams) and no timings are recorded,
+# so re-executing an unchanged chapter leaves its file unchanged.
+notebooks: setup
+	for nb in $(NOTEBOOKS); do \
+		$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.record_timing=False \
+			--NotebookExporter.preprocessors='["nbconvert.preprocessors.CoalesceStreamsPreprocessor"]' \
+			"$$nb" || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) _build .pytest_cache
