@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, data
+from . import checkpoint, data, pretrained
 from .device import pick_device
 from .masking import ESTIMATORS, evaluate
 from .model import PRESETS
@@ -42,14 +42,23 @@ def _train_config(args) -> TrainConfig:
 def cmd_train(args) -> None:
     result = train(_train_config(args) if not args.resume else TrainConfig(), args.out,
                    data_path=args.data, resume=args.resume, device=args.device, progress=not args.quiet)
+    if result["rank"] != 0:  # under torchrun, one summary is enough
+        return
     last = result["history"][-1]
     print(f"trained {result['params']:,} parameters for {result['steps']} steps in {result['elapsed'] / 60:.1f} min; "
           f"validation estimate {last['val_bpc']:.3f} bits/char (run `dlm eval --checkpoint {args.out}` "
           f"for the full number); checkpoint in {args.out}")
 
 
+def _load(args):
+    """The checkpoint named by --checkpoint, or the one shipped with the course."""
+    if args.checkpoint is None:
+        return pretrained.load(args.device)
+    return checkpoint.load(args.checkpoint, pick_device(args.device))
+
+
 def cmd_sample(args) -> None:
-    model, tokenizer, _ = checkpoint.load(args.checkpoint, pick_device(args.device))
+    model, tokenizer, _ = _load(args)
     start = time.perf_counter()
     out = sample(model, tokenizer, length=None if args.infill else args.length, steps=args.steps,
                  strategy=args.strategy, prompt=args.prompt, template=args.infill, n_samples=args.n,
@@ -65,7 +74,7 @@ def cmd_sample(args) -> None:
 
 
 def cmd_eval(args) -> None:
-    model, tokenizer, _ = checkpoint.load(args.checkpoint, pick_device(args.device))
+    model, tokenizer, _ = _load(args)
     if args.text:
         try:
             text = Path(args.text).read_text()
@@ -111,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sample", parents=[common], help="generate text")
-    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--checkpoint", help="checkpoint directory (default: the model shipped with the course)")
     s.add_argument("--prompt", default="", help="characters the text starts with")
     s.add_argument("--infill", help='a template with holes "_" to fill, e.g. "To be, or ___ to be"')
     s.add_argument("--length", type=int, default=256)
@@ -127,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_sample)
 
     e = sub.add_parser("eval", parents=[common], help="bits per character on a split or a text file")
-    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--checkpoint", help="checkpoint directory (default: the model shipped with the course)")
     e.add_argument("--split", choices=["val", "train"], default="val")
     e.add_argument("--text", help="evaluate this text file instead of a split")
     e.add_argument("--draws", type=int, default=8, help="mask draws per window")

@@ -120,29 +120,37 @@ def mask_exactly(x0, k, mask_id: int, generator: torch.Generator):
     return torch.where(masked, mask_id, x0), masked
 
 
-def nelbo_per_sequence(model, x0, generator: torch.Generator, estimator: str = "any-order",
-                       schedule: str = "linear", t_sampling: str = "stratified") -> torch.Tensor:
-    """One unbiased estimate of NELBO(x0) / T in nats per character for each row: (B,).
+def corrupt(x0, mask_id: int, generator: torch.Generator, estimator: str = "any-order",
+            schedule: str = "linear", t_sampling: str = "stratified"):
+    """Draw the noise of one NELBO estimate per row: (xt, masked, weight), shapes (B, T), (B, T), (B,).
 
     `any-order`: k ~ U{1..T} (stratified over the batch), exactly k masks, weight 1/k.
     `continuous`: t ~ U(0, 1] (stratified), independent masks with rate 1 - alpha_t, weight w(t)/T.
     """
     B, T = x0.shape
-    mask_id = model.cfg.mask_id
     t = sample_t(B, generator, t_sampling, device=x0.device)
     if estimator == "any-order":
         k = torch.ceil(t * T).long().clamp(1, T)  # t in (0, 1] -> k in {1..T}, uniform if t is
         xt, masked = mask_exactly(x0, k, mask_id, generator)
-        weight = 1 / k.float()
-    elif estimator == "continuous":
+        return xt, masked, 1 / k.float()
+    if estimator == "continuous":
         xt, masked = forward_process(x0, t, mask_id, generator, schedule)
-        weight = elbo_weight(t.cpu(), schedule).to(x0.device) / T
-    else:
-        raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
-    logits = model(xt)  # (B, T, V)
+        return xt, masked, elbo_weight(t.cpu(), schedule).to(x0.device) / T
+    raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
+
+
+def weighted_masked_ce(logits, x0, masked, weight) -> torch.Tensor:
+    """weight * (sum over masked positions of -log p(x0_i | xt)) for each row: (B,)."""
     ce = F.cross_entropy(logits[masked], x0[masked], reduction="none")  # (number masked,)
-    ce_sum = torch.zeros(B, device=x0.device).index_put((masked.nonzero()[:, 0],), ce, accumulate=True)
-    return weight * ce_sum  # (B,)
+    ce_sum = torch.zeros(len(x0), device=x0.device).index_put((masked.nonzero()[:, 0],), ce, accumulate=True)
+    return weight * ce_sum
+
+
+def nelbo_per_sequence(model, x0, generator: torch.Generator, estimator: str = "any-order",
+                       schedule: str = "linear", t_sampling: str = "stratified") -> torch.Tensor:
+    """One unbiased estimate of NELBO(x0) / T in nats per character for each row: (B,)."""
+    xt, masked, weight = corrupt(x0, model.cfg.mask_id, generator, estimator, schedule, t_sampling)
+    return weighted_masked_ce(model(xt), x0, masked, weight)
 
 
 def next_char_per_sequence(model, x) -> torch.Tensor:

@@ -6,12 +6,12 @@ the pieces that make a small run on a laptop count:
 - the loss is the NELBO of `masking.py` with the low-variance any-order estimator, so
   the number being minimised is the number being reported;
 - bf16 autocast where the hardware has fast bf16 (see `device.py`);
-- a wall-clock budget (`time_budget`) is turned into a fixed number of steps after
-  timing the first few, so the cosine schedule ends when the time does and a resumed
-  run follows exactly the same schedule;
+- a wall-clock budget (`time_budget`) runs the cosine schedule over elapsed time and
+  stops when the time is up, however fast the machine is (a step budget, `max_steps`,
+  is deterministic: the same seed gives the same weights);
 - checkpoints are written atomically every `ckpt_interval` steps, at the end and on
   Ctrl-C; `resume=True` restores weights, AdamW moments and both random generators,
-  so an interrupted run continues as if it never stopped.
+  so an interrupted step-budget run continues as if it never stopped.
 
 References: Loshchilov & Hutter 2019 (AdamW); Karpathy, nanoGPT `train.py`.
 """
@@ -20,16 +20,19 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from . import checkpoint, data
 from .device import autocast, pick_device
-from .masking import ESTIMATORS, T_SAMPLINGS, evaluate, loss_per_sequence
+from .masking import ESTIMATORS, T_SAMPLINGS, corrupt, evaluate, next_char_per_sequence, weighted_masked_ce
 from .model import PRESETS, Denoiser, preset
 from .tokenizer import CharTokenizer
 
@@ -42,9 +45,9 @@ class TrainConfig:
     batch_size: int = 32              # windows per step
     lr: float = 3e-3                  # peak learning rate; small models take a high one
     min_lr_ratio: float = 0.1         # the cosine decays to lr * min_lr_ratio
-    warmup_steps: int = 50            # linear warm-up; keep >= 45 with a time budget (see below)
-    max_steps: int | None = 1000      # None with a time budget: fixed after timing the first steps
-    time_budget: float | None = None  # seconds of wall clock for the whole run, or None
+    warmup_steps: int = 50            # linear warm-up
+    max_steps: int | None = 1000      # step budget (with a time budget too: a cap), or None
+    time_budget: float | None = None  # seconds of wall clock; the schedule then follows the clock
     optimizer: str = "adamw"          # adamw, or muon for the blocks' matrices (AdamW for the rest)
     weight_decay: float = 0.1         # on matrices and embeddings only, not on norms
     beta2: float = 0.99               # AdamW's second-moment decay (0.99: small batches, noisy loss)
@@ -94,16 +97,17 @@ class TrainConfig:
         return cls(**{**values, **overrides})
 
 
-CALIBRATION = (5, 45)  # with a time budget, steps 5..45 are timed (after any compilation)
-
-
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up to cfg.lr, then cosine decay to cfg.lr * min_lr_ratio at max_steps."""
+def lr_at(step: int, cfg: TrainConfig, elapsed: float = 0.0) -> float:
+    """Linear warm-up to cfg.lr over warmup_steps, then a cosine down to lr * min_lr_ratio at the
+    end of the budget: at max_steps, or, with a time budget, after time_budget seconds of wall
+    clock (`elapsed`), so a run on a slow or busy machine still ends annealed and on time."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
-    if cfg.max_steps is None:  # only while a time budget is still being calibrated
-        return cfg.lr
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    if cfg.time_budget is not None:
+        progress = elapsed / cfg.time_budget
+    else:
+        progress = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
+    progress = min(1.0, progress)
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
@@ -173,48 +177,99 @@ def _prepare(cfg: TrainConfig, text: str, out: Path, resume: bool, device):
     return cfg, tokenizer, model, optimizers, gens, start
 
 
+def distributed_setup(device: torch.device):
+    """Under torchrun, join the process group: gloo on CPU, nccl on CUDA, one GPU per process.
+    Returns (rank, world size, device); a plain run is rank 0 of 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, device
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    return dist.get_rank(), world, device
+
+
+def batch_loss(forward, mcfg, x, generator: torch.Generator, rows: slice, **loss_kwargs) -> torch.Tensor:
+    """The mean loss over this process's `rows` of the global batch `x`. The masks are drawn
+    for the whole batch, so every process (and a single process) draws the same numbers: each
+    process trains on different windows and masks, and together they compute exactly the
+    single-process gradient."""
+    if mcfg.causal:
+        return next_char_per_sequence(forward, x[rows]).mean()
+    xt, masked, weight = corrupt(x, mcfg.mask_id, generator, **loss_kwargs)
+    return weighted_masked_ce(forward(xt[rows]), x[rows], masked[rows], weight[rows]).mean()
+
+
+def _rank0_clock(elapsed: float, stop: bool, world: int, device) -> tuple[float, bool]:
+    """Rank 0's elapsed time and stop decision, shared: with a time budget every process must
+    use the same learning rate and stop at the same step."""
+    if world == 1:
+        return elapsed, stop
+    shared = torch.tensor([elapsed, float(stop)], dtype=torch.float64, device=device)
+    dist.broadcast(shared, src=0)
+    return shared[0].item(), bool(shared[1].item())
+
+
 def train(cfg: TrainConfig, out, data_path=None, resume: bool = False, device=None, progress: bool = True) -> dict:
     """Train a model (or continue one) and keep its checkpoint in the directory `out`.
-    Returns the run's summary: steps, elapsed seconds, and the validation history."""
+    Returns the run's summary: steps, elapsed seconds, and the validation history.
+    Under torchrun each process takes batch_size / world_size windows of the global batch;
+    only rank 0 evaluates, writes checkpoints and shows progress."""
     out = Path(out)
     device = pick_device(device) if not isinstance(device, torch.device) else device
+    rank, world, device = distributed_setup(device)
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size={cfg.batch_size} does not split over {world} processes; make it a multiple")
     text = data.load(data_path)
     if not resume and (out / "config.json").exists():
         raise ValueError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
     cfg, tokenizer, model, optimizers, gens, state = _prepare(cfg, text, out, resume, device)
     train_ids, val_ids = (tokenizer.encode(part) for part in data.split(text))
     window = model.cfg.block_size + (1 if model.cfg.causal else 0)
-    forward = torch.compile(model) if cfg.compile else model
+    rows = slice(rank * cfg.batch_size // world, (rank + 1) * cfg.batch_size // world)
+    forward = DistributedDataParallel(model) if world > 1 else model
+    forward = torch.compile(forward) if cfg.compile else forward
     loss_kwargs = {} if model.cfg.causal else {"estimator": cfg.estimator, "t_sampling": cfg.t_sampling}
+    lead = rank == 0
 
     def validate():
         return evaluate(model, val_ids, torch.Generator().manual_seed(1234), draws=2,
                         max_windows=cfg.eval_windows, **loss_kwargs)[0]
 
+    step, clock, smooth, eval_seconds = state["step"], time.perf_counter() - state["elapsed"], None, 0.0
+    bar = tqdm(total=cfg.max_steps, initial=step, disable=not (progress and lead), desc="train", unit="step")
+
+    def record():  # a validation estimate in the history (rank 0 only)
+        nonlocal eval_seconds
+        start = time.perf_counter()
+        entry = {"step": step, "elapsed": round(start - clock, 2), "val_bpc": validate()}
+        if smooth is not None:
+            entry["train_bpc"] = smooth / math.log(2)
+            bar.set_postfix(train=f"{entry['train_bpc']:.3f}", val=f"{entry['val_bpc']:.3f}")
+        state["history"].append(entry)
+        eval_seconds = time.perf_counter() - start
+
     def save():
+        state.update(step=step, elapsed=time.perf_counter() - clock)
         meta = {"train": asdict(cfg), **state, "params": model.num_params()}
         checkpoint.save(out, model, tokenizer, meta, _state_tensors(model, optimizers, gens))
 
-    step, clock, smooth, eval_seconds = state["step"], time.perf_counter() - state["elapsed"], None, 0.0
-    if step == 0:
-        state["history"].append({"step": 0, "elapsed": 0.0, "val_bpc": validate()})
-        eval_seconds = time.perf_counter() - clock
-    bar = tqdm(total=cfg.max_steps, initial=step, disable=not progress, desc="train", unit="step")
+    if step == 0 and lead:
+        record()
     try:
-        while cfg.max_steps is None or step < cfg.max_steps:
-            if cfg.max_steps is None and step == CALIBRATION[0]:
-                t_cal = time.perf_counter()
-            if cfg.max_steps is None and step == CALIBRATION[1]:
-                per_step = (time.perf_counter() - t_cal) / (CALIBRATION[1] - CALIBRATION[0])
-                left = cfg.time_budget - (time.perf_counter() - clock) - 2 * eval_seconds
-                cfg.max_steps = step + max(0, int(left / (per_step + eval_seconds / cfg.eval_interval)))
-                bar.total = cfg.max_steps
-                continue
+        while True:
+            elapsed = time.perf_counter() - clock
+            out_of_time = cfg.time_budget is not None and elapsed + eval_seconds >= cfg.time_budget  # keep time for the last estimate
+            elapsed, out_of_time = _rank0_clock(elapsed, out_of_time, world, device)
+            if out_of_time or (cfg.max_steps is not None and step >= cfg.max_steps):
+                break
             for group in (g for opt in optimizers for g in opt.param_groups):
-                group["lr"] = lr_at(step, cfg)
+                group["lr"] = lr_at(step, cfg, elapsed)
             x = data.get_batch(train_ids, cfg.batch_size, window, gens["data"]).to(device)
             with autocast(device, cfg.precision):
-                loss = loss_per_sequence(forward, x, gens["mask"], **loss_kwargs).mean()
+                loss = batch_loss(forward, model.cfg, x, gens["mask"], rows, **loss_kwargs)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             for opt in optimizers:
@@ -223,18 +278,20 @@ def train(cfg: TrainConfig, out, data_path=None, resume: bool = False, device=No
             step += 1
             smooth = loss.item() if smooth is None else 0.95 * smooth + 0.05 * loss.item()
             bar.update()
-            if step % cfg.eval_interval == 0 or step == cfg.max_steps:
-                state["history"].append({"step": step, "elapsed": round(time.perf_counter() - clock, 2),
-                                         "train_bpc": smooth / math.log(2), "val_bpc": validate()})
-                bar.set_postfix(train=f"{smooth / math.log(2):.3f}", val=f"{state['history'][-1]['val_bpc']:.3f}")
-            if step % cfg.ckpt_interval == 0:
-                state.update(step=step, elapsed=time.perf_counter() - clock)
+            if lead and step % cfg.eval_interval == 0:
+                record()
+            if lead and step % cfg.ckpt_interval == 0:
                 save()
+        if lead and state["history"][-1]["step"] != step:
+            record()
     except KeyboardInterrupt:
         bar.write(f"interrupted at step {step}; checkpoint saved to {out}, continue with --resume")
     finally:
-        if state["step"] != step or not (out / "config.json").exists():
-            state.update(step=step, elapsed=time.perf_counter() - clock)
+        if lead and (state["step"] != step or not (out / "config.json").exists()):
             save()
         bar.close()
-    return {"steps": step, "elapsed": state["elapsed"], "history": state["history"], "params": model.num_params()}
+    if world > 1:  # wait for rank 0's last save, then leave the group cleanly
+        dist.barrier()
+        dist.destroy_process_group()
+    return {"steps": step, "elapsed": time.perf_counter() - clock, "history": state["history"],
+            "params": model.num_params(), "rank": rank}
