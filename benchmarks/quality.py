@@ -3,7 +3,8 @@
     python benchmarks/quality.py configs/cpu-5min.json
     python benchmarks/quality.py configs/cpu-25min.json --out runs/25min
 
-Runs `dlm train` (in-process) with the config, evaluates the final checkpoint on the whole
+Runs `dlm train` (in-process) with the config (or, with --eval-only, takes the checkpoint
+already in --out), evaluates the final checkpoint on the whole
 validation split exactly as `dlm eval` does (every window, 8 mask draws each), and writes
 benchmarks/results/<config name>.json with the machine, the wall time, the final NELBO
 with its standard error, and the training curve (validation estimates on 64 windows
@@ -14,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import time
 from pathlib import Path
 
 import matplotlib
@@ -35,16 +35,15 @@ def main():
     p.add_argument("config")
     p.add_argument("--out", help="checkpoint directory (default: runs/<config name>)")
     p.add_argument("--data")
+    p.add_argument("--eval-only", action="store_true", help="measure an existing checkpoint in --out again")
     args = p.parse_args()
     name = Path(args.config).stem
     out = Path(args.out or f"runs/{name}")
     cfg = TrainConfig.from_json(args.config)
 
-    start = time.perf_counter()
-    result = train(cfg, out, data_path=args.data, progress=False)
-    wall = time.perf_counter() - start
-
-    model, tokenizer, _ = checkpoint.load(out)
+    if not args.eval_only:
+        train(cfg, out, data_path=args.data, progress=False)
+    model, tokenizer, saved = checkpoint.load(out)
     val_ids = tokenizer.encode(data.split(data.load(args.data))[1])
     bpc, se = evaluate(model, val_ids, torch.Generator().manual_seed(0), draws=8)
 
@@ -52,10 +51,10 @@ def main():
         "config": args.config, "settings": json.loads(Path(args.config).read_text()),
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                     "threads": torch.get_num_threads(), "torch": torch.__version__},
-        "params": result["params"], "steps": result["steps"], "train_wall_seconds": round(wall, 1),
+        "params": saved["params"], "steps": saved["step"], "train_wall_seconds": round(saved["elapsed"], 1),
         "val_nelbo_bits_per_char": round(bpc, 4), "val_stderr": round(se, 4),
         "curve": [{"minutes": round(h["elapsed"] / 60, 2), "step": h["step"], "val_bpc_64_windows": round(h["val_bpc"], 4)}
-                  for h in result["history"]],
+                  for h in saved["history"]],
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(record, indent=1))
@@ -68,7 +67,7 @@ def main():
     fig.tight_layout()
     fig.savefig(RESULTS / f"{name}.png", dpi=120)
 
-    print(f"{name}: {result['params']:,} parameters, {result['steps']} steps in {wall / 60:.1f} min; "
+    print(f"{name}: {saved['params']:,} parameters, {saved['step']} steps in {saved['elapsed'] / 60:.1f} min; "
           f"validation NELBO {bpc:.4f} ± {se:.4f} bits/char (all windows, 8 draws)\n")
     print("| minutes | step | validation bits/char (64 windows) |\n|---|---|---|")
     for c in record["curve"]:

@@ -32,11 +32,13 @@ def matmul_peak(dtype, device, n=1024, seconds=2.0) -> float:
     return best
 
 
-def train_rate(model, batch_size, steps, precision, device, compile_model) -> float:
-    """Seconds per training step, after 3 warm-up steps (which absorb any compilation)."""
+def train_rate(model, batch_size, steps, precision, device, compile_model) -> tuple[float, float]:
+    """Seconds per training step after 3 warm-up steps, and the seconds those 3 took
+    (they absorb any compilation)."""
     optimizers = make_optimizers(model, TrainConfig())
     forward = torch.compile(model) if compile_model else model
     gen = torch.Generator().manual_seed(0)
+    begin = time.perf_counter()
     x = torch.randint(model.cfg.vocab_size - 1, (batch_size, model.cfg.block_size), generator=gen).to(device)
     for i in range(steps + 3):
         if i == 3:
@@ -50,7 +52,7 @@ def train_rate(model, batch_size, steps, precision, device, compile_model) -> fl
             opt.zero_grad(set_to_none=True)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return (time.perf_counter() - start) / steps
+    return (time.perf_counter() - start) / steps, start - begin
 
 
 def main():
@@ -71,13 +73,13 @@ def main():
           f"({model.num_params():,} parameters), batch {args.batch_size} x {model.cfg.block_size}, "
           f"compile={args.compile}")
     print(f"matmul peak: fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s\n")
-    print("| precision | ms/step | tokens/s | GFLOP/s | share of fp32 peak | share of own peak |")
-    print("|---|---|---|---|---|---|")
+    print("| precision | ms/step | tokens/s | GFLOP/s | share of fp32 peak | share of own peak | first 3 steps |")
+    print("|---|---|---|---|---|---|---|")
     for precision in ("fp32", "bf16"):
-        sec = train_rate(model, args.batch_size, args.steps, precision, device, args.compile)
+        sec, first = train_rate(model, args.batch_size, args.steps, precision, device, args.compile)
         rate = flops / sec
         print(f"| {precision} | {sec * 1e3:.0f} | {tokens / sec:,.0f} | {rate / 1e9:.0f} | "
-              f"{rate / peaks['fp32']:.0%} | {rate / peaks[precision]:.0%} |")
+              f"{rate / peaks['fp32']:.0%} | {rate / peaks[precision]:.0%} | {first:.1f} s |")
 
 
 if __name__ == "__main__":

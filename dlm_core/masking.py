@@ -166,14 +166,31 @@ def loss_per_sequence(model, x, generator, **kwargs) -> torch.Tensor:
 
 
 @torch.no_grad()
+def _standard_error(bits: torch.Tensor, all_windows: bool, exact: bool) -> float:
+    """Monte-Carlo standard error of the mean of `bits` (windows x draws).
+
+    With every window of the text scored, only the masks are random: the error comes from
+    the spread of the draws within each window (none for an exact loss). When the windows
+    are a random subset, which ones were drawn is random too, and the spread of the window
+    means covers both; it is also the (cautious) fallback when one draw per window leaves
+    the within-window spread unknown."""
+    n, draws = bits.shape
+    if all_windows and exact:
+        return 0.0
+    if all_windows and draws > 1:
+        return math.sqrt(bits.var(dim=1).sum().item() / draws) / n
+    return bits.mean(dim=1).std().item() / math.sqrt(n) if n > 1 else float("nan")
+
+
+@torch.no_grad()
 def evaluate(model, data: torch.Tensor, generator: torch.Generator, draws: int = 4,
              max_windows: int | None = None, batch_size: int = 64, **kwargs) -> tuple[float, float]:
     """Bits per character on `data` (1-D ids) and its Monte-Carlo standard error.
 
-    The text is cut into consecutive windows of the model's context; each window gets
-    `draws` independent masks (the twin needs none: its loss is exact). The standard error
-    is the spread of the per-window estimates over sqrt(number of windows): it covers
-    both the mask noise and which windows were drawn.
+    The text is cut into consecutive windows of the model's context (a tail shorter than a
+    window is left out); each window gets `draws` independent masks. The autoregressive
+    twin's loss is exact, so it needs one pass and, scored on every window, has no error.
+    `max_windows` scores a random subset instead (faster, noisier).
     """
     from .data import windows
 
@@ -183,16 +200,16 @@ def evaluate(model, data: torch.Tensor, generator: torch.Generator, draws: int =
     model.eval()
     T = model.cfg.block_size + (1 if model.cfg.causal else 0)
     w = windows(data, T)
-    if max_windows is not None and len(w) > max_windows:
+    all_windows = max_windows is None or len(w) <= max_windows
+    if not all_windows:
         w = w[torch.randperm(len(w), generator=torch.Generator().manual_seed(0))[:max_windows]]
     draws = 1 if model.cfg.causal else draws
     device = next(model.parameters()).device
-    per_window = []
-    for i in range(0, len(w), max(1, batch_size // draws)):
-        x = w[i: i + max(1, batch_size // draws)].to(device).repeat_interleave(draws, dim=0)
-        nats = loss_per_sequence(model, x, generator, **kwargs)
-        per_window.append(nats.view(-1, draws).mean(dim=1).cpu())
+    rows = max(1, batch_size // draws)
+    per_draw = []
+    for i in range(0, len(w), rows):
+        x = w[i: i + rows].to(device).repeat_interleave(draws, dim=0)
+        per_draw.append(loss_per_sequence(model, x, generator, **kwargs).view(-1, draws).cpu())
     model.train(was_training)
-    bits = torch.cat(per_window).double() / math.log(2)
-    se = bits.std().item() / math.sqrt(len(bits)) if len(bits) > 1 else float("nan")
-    return bits.mean().item(), se
+    bits = torch.cat(per_draw).double() / math.log(2)  # (windows, draws)
+    return bits.mean().item(), _standard_error(bits, all_windows, exact=model.cfg.causal)

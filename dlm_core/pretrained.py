@@ -9,7 +9,11 @@ file, seed, steps, wall time and hardware); `dlm sample` and `dlm eval` use it w
 
 from __future__ import annotations
 
+import os
+import platform
 from pathlib import Path
+
+import torch
 
 from . import checkpoint
 from .device import pick_device
@@ -23,3 +27,15 @@ def load(device=None):
         raise FileNotFoundError(f"the shipped checkpoint is missing from this installation ({PATH}); "
                                 f"reinstall the course, or pass --checkpoint DIR of a model you trained")
     return checkpoint.load(PATH, pick_device(device))
+
+
+def ship(source, command: str, dest=PATH) -> Path:
+    """Copy the checkpoint in `source` to `dest` as the shipped one: fp16 weights (half the
+    size; the NELBO is measured again on them), the vocabulary, and a config.json that records
+    `command` (how it was trained), the machine, the steps, the wall time and the curve.
+    No optimizer state: the shipped model is for sampling and evaluating, not resuming."""
+    model, tokenizer, saved = checkpoint.load(source)
+    meta = {k: saved[k] for k in ("train", "step", "elapsed", "history", "params")}
+    meta["provenance"] = {"command": command, "machine": platform.platform(), "cpu_cores": os.cpu_count(),
+                          "torch": torch.__version__}
+    return checkpoint.save(dest, model, tokenizer, meta, dtype=torch.float16)

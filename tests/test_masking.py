@@ -347,14 +347,30 @@ class UnigramModel(UniformModel):
 
 
 def test_evaluate_mean_and_standard_error_exactly():
-    """On windows made of one repeated character c, every mask gives the same estimate -log2 p(c), so
-    evaluate() must return exactly their mean and standard error (std over windows / sqrt(number))."""
+    """On windows made of one repeated character c, every mask gives the same estimate -log2 p(c).
+    Scoring every window, nothing is random: the error is 0. Scoring a random subset of windows,
+    the error is the spread of the chosen windows' values over sqrt(their number)."""
     chars = torch.tensor([0, 1, 2, 0, 1, 2, 5, 5, 7, 9])
     ids = chars.repeat_interleave(16)  # 10 windows of 16
     per_window = -UnigramModel.LOGP[chars].double() / math.log(2)
     bpc, se = masking.evaluate(UnigramModel(block_size=16), ids, torch.Generator().manual_seed(0), draws=2)
     assert bpc == pytest.approx(per_window.mean().item(), abs=1e-5)
-    assert se == pytest.approx(per_window.std().item() / math.sqrt(10), abs=1e-5)
+    assert se == pytest.approx(0.0, abs=1e-6)
+    chosen = per_window[torch.randperm(10, generator=torch.Generator().manual_seed(0))[:5]]
+    bpc, se = masking.evaluate(UnigramModel(block_size=16), ids, torch.Generator(), draws=2, max_windows=5)
+    assert bpc == pytest.approx(chosen.mean().item(), abs=1e-5)
+    assert se == pytest.approx(chosen.std().item() / math.sqrt(5), abs=1e-5)
+
+
+def test_evaluate_error_is_the_spread_within_windows(monkeypatch):
+    """With every window scored, the standard error is sqrt(sum of within-window variances / draws) / windows."""
+    nats = torch.tensor([[1.0, 3.0], [2.0, 2.0], [0.0, 4.0]])  # 3 windows x 2 draws
+    monkeypatch.setattr(masking, "loss_per_sequence", lambda model, x, generator, **kw: nats.flatten())
+    bpc, se = masking.evaluate(UniformModel(block_size=16), torch.zeros(48, dtype=torch.long),
+                               torch.Generator(), draws=2, batch_size=64)
+    bits = nats.double() / math.log(2)
+    assert bpc == pytest.approx(bits.mean().item())
+    assert se == pytest.approx(math.sqrt(bits.var(dim=1).sum().item() / 2) / 3)
 
 
 class CountingModel(UniformModel):

@@ -1,0 +1,52 @@
+"""The checkpoint shipped with the course, and the step that ships one."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from dlm_core import checkpoint, cli, pretrained
+from dlm_core.model import Denoiser, preset
+
+
+def test_shipped_checkpoint_loads_with_one_call():
+    """pretrained.load() gives a denoiser over the 66-id vocabulary, with how it was trained recorded."""
+    model, tokenizer, config = pretrained.load("cpu")
+    assert tokenizer.vocab_size == model.cfg.vocab_size == 66 and not model.cfg.causal
+    assert config["provenance"]["command"].startswith("python benchmarks/quality.py configs/")
+    assert config["step"] == config["history"][-1]["step"] > 0
+
+
+def test_shipped_checkpoint_is_small_and_for_inference_only():
+    """At most 20 MB, fp16 weights, and no optimizer state (nothing to resume, nothing to unpickle)."""
+    files = {p.name: p.stat().st_size for p in pretrained.PATH.iterdir()}
+    assert set(files) == {"model.safetensors", "config.json", "tokenizer.json"}
+    assert sum(files.values()) < 20 * 2 ** 20
+    header_size = int.from_bytes((pretrained.PATH / "model.safetensors").read_bytes()[:8], "little")
+    header = json.loads((pretrained.PATH / "model.safetensors").read_bytes()[8:8 + header_size])
+    assert {v["dtype"] for k, v in header.items() if k != "__metadata__"} == {"F16"}
+
+
+def test_cli_uses_the_shipped_checkpoint_by_default(capsys):
+    """`dlm sample` without --checkpoint samples from the shipped model; given characters stay."""
+    assert cli.main(["sample", "--device", "cpu", "--infill", "To be, or ___ to be", "--steps", "4", "--json"]) == 0
+    text = json.loads(capsys.readouterr().out)["texts"][0]
+    assert text.startswith("To be, or ") and text.endswith(" to be") and "_" not in text
+
+
+def test_ship_writes_fp16_weights_that_behave_like_the_source(tmp_path, tok):
+    """ship() halves the weights' precision but not the model: logits agree to fp16 rounding."""
+    torch.manual_seed(0)
+    model = Denoiser(preset("tiny"))
+    checkpoint.save(tmp_path / "run", model, tok, {"train": {}, "step": 3, "elapsed": 1.0, "history": [], "params": 1},
+                    extra_tensors={"rng.data": torch.zeros(1)})
+    pretrained.ship(tmp_path / "run", "python train-it.py", dest=tmp_path / "shipped")
+    shipped, _, config = checkpoint.load(tmp_path / "shipped")
+    assert config["provenance"]["command"] == "python train-it.py" and config["step"] == 3
+    assert not (tmp_path / "shipped" / "optimizer.safetensors").exists()
+    xt = torch.randint(tok.vocab_size, (2, 16))
+    a, b = model(xt), shipped(xt)
+    finite = a.isfinite()
+    assert torch.equal(finite, b.isfinite())
+    torch.testing.assert_close(b[finite], a[finite], atol=2e-2, rtol=1e-2)
