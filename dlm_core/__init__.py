@@ -9,7 +9,10 @@ One module per concept, in the order the course introduces them:
     sampler     the reverse process: unmasking, step by step
     train       the training loop, checkpoints on a step or time budget
     checkpoint  safetensors + JSON, written atomically
+    pretrained  the checkpoint shipped with the course
     device      cuda, then mps, then cpu; bf16 where it is fast
+    export      ONNX export, and running the exported graph
+    selfcheck   checks for the exercises
     cli         the `dlm` command
 """
 

@@ -5,6 +5,7 @@
     dlm sample --checkpoint runs/laptop --prompt "ROMEO:" --length 128 --steps 64
     dlm sample --checkpoint runs/laptop --infill "To be, or ___ to be"
     dlm eval --checkpoint runs/laptop --split val
+    dlm export --onnx model.onnx --checkpoint runs/laptop   # also writes model.tokenizer.json
 
 A mistake in the input (a missing file, an unknown character, a bad option) is reported
 as one line on stderr with exit status 2, not as a traceback.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, data, pretrained
+from . import checkpoint, data, export, pretrained
 from .device import pick_device
 from .masking import ESTIMATORS, evaluate
 from .model import PRESETS
@@ -96,6 +97,12 @@ def cmd_eval(args) -> None:
         print(f"{source}: {bpc:.4f} ± {se:.4f} bits/char, {kind}")
 
 
+def cmd_export(args) -> None:
+    model, tokenizer, _ = _load(args)
+    path = export.export_onnx(model, tokenizer, args.onnx, opset=args.opset)
+    print(f"wrote {path} (ONNX opset {args.opset}) and its vocabulary {export.tokenizer_path(path)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dlm", description="A character-level masked diffusion language model.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -145,6 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval)
+
+    x = sub.add_parser("export", help="write the denoiser as an ONNX graph (needs the onnx extra)")
+    x.add_argument("--onnx", required=True, metavar="PATH",
+                   help="the graph's file, e.g. model.onnx; the vocabulary goes beside it (model.tokenizer.json)")
+    x.add_argument("--checkpoint", help="checkpoint directory (default: the model shipped with the course)")
+    x.add_argument("--opset", type=int, default=export.DEFAULT_OPSET,
+                   help=f"ONNX opset, {export.MIN_OPSET} to {export.MAX_OPSET} (default {export.DEFAULT_OPSET})")
+    x.set_defaults(func=cmd_export, device="cpu")  # the graph is the same whichever device traced it
     return p
 
 

@@ -204,7 +204,7 @@ def evaluate(model, data: torch.Tensor, generator: torch.Generator, draws: int =
     if not all_windows:
         w = w[torch.randperm(len(w), generator=torch.Generator().manual_seed(0))[:max_windows]]
     draws = 1 if model.cfg.causal else draws
-    device = next(model.parameters()).device
+    device = next(model.parameters(), torch.empty(0)).device  # no parameters (an OnnxDenoiser): the CPU
     rows = max(1, batch_size // draws)
     per_draw = []
     for i in range(0, len(w), rows):

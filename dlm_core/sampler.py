@@ -148,7 +148,7 @@ def sample(model, tokenizer, length: int | None = None, steps: int = 64, strateg
     _check(model, canvas, steps, strategy, temperature, top_k, top_p, block_length)
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = next(model.parameters(), torch.empty(0)).device  # no parameters (an OnnxDenoiser): the CPU
     gen = torch.Generator().manual_seed(seed)  # CPU: the same draws on every device
     xt = canvas.to(device).repeat(n_samples, 1)  # (B, T)
     revealed_at = torch.zeros_like(xt)
