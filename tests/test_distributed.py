@@ -58,3 +58,29 @@ def test_two_gloo_processes_match_one(tmp_path, corpus_path, optimizer):
         torch.testing.assert_close(two[name], one[name], rtol=1e-4, atol=atol)
     saved = json.loads((tmp_path / "two" / "config.json").read_text())
     assert saved["step"] == 6 and saved["history"][-1]["step"] == 6
+
+
+def test_two_processes_resume_a_run_exactly(tmp_path, corpus_path, monkeypatch):
+    """A run interrupted at step 3 and resumed under torchrun with 2 processes ends where an
+    uninterrupted single-process run of 6 steps ends."""
+    from dlm_core import data
+    from dlm_core.train import TrainConfig, train
+
+    calls, get_batch = [], data.get_batch
+
+    def interrupting_get_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 3:
+            raise KeyboardInterrupt
+        return get_batch(*args, **kwargs)
+
+    monkeypatch.setattr(data, "get_batch", interrupting_get_batch)
+    cfg = TrainConfig(preset="tiny", max_steps=6, batch_size=8, precision="fp32")
+    train(cfg, tmp_path / "resumed", data_path=corpus_path, device="cpu", progress=False)
+    assert json.loads((tmp_path / "resumed" / "config.json").read_text())["step"] == 3
+    _dlm_train(tmp_path / "resumed", corpus_path, nproc=2, extra=("--resume",))
+    _dlm_train(tmp_path / "straight", corpus_path)
+    one = load_file(tmp_path / "straight" / "model.safetensors")
+    two = load_file(tmp_path / "resumed" / "model.safetensors")
+    for name in one:
+        torch.testing.assert_close(two[name], one[name], rtol=1e-4, atol=1e-5)
