@@ -11,6 +11,7 @@ One module per concept, in the order the course introduces them:
     checkpoint  safetensors + JSON, written atomically
     pretrained  the checkpoint shipped with the course
     device      cuda, then mps, then cpu; bf16 where it is fast
+    quality     cheap measures of generated text: real words, repetition
     export      ONNX export, and running the exported graph
     selfcheck   checks for the exercises
     cli         the `dlm` command
