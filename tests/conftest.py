@@ -91,3 +91,16 @@ def trained_checkpoint(corpus_path, tmp_path_factory) -> tuple[Path, dict]:
                       precision="fp32", seed=0)
     result = train(cfg, out, data_path=corpus_path, device="cpu", progress=False)
     return out, result
+
+
+@pytest.fixture(scope="module")
+def model():
+    """A tiny denoiser with sharpened logits: confident, position-dependent predictions, so that
+    sampling tests see real differences between strategies and seeds."""
+    from dlm_core.model import Denoiser
+
+    torch.manual_seed(0)
+    m = Denoiser(tiny_config()).eval()
+    with torch.no_grad():
+        m.head.weight.mul_(30)
+    return m

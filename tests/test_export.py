@@ -16,11 +16,9 @@ import sys
 import pytest
 import torch
 
-from conftest import tiny_config
 from dlm_core import checkpoint
 from dlm_core.cli import main
 from dlm_core.export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, OnnxDenoiser, export_onnx, load_onnx, tokenizer_path
-from dlm_core.model import Denoiser
 from dlm_core.sampler import sample
 
 INSTALL_HINT = 'pip install "dlm-course[onnx]"'
@@ -35,15 +33,6 @@ def require_onnx():
         if os.environ.get("CI"):  # in CI the dev extra installs them; a skip would hide a broken export
             pytest.fail(reason)
         pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    m = Denoiser(tiny_config()).eval()
-    with torch.no_grad():
-        m.head.weight.mul_(30)  # sharpen: confident, position-dependent predictions
-    return m
 
 
 @pytest.fixture(scope="module")

@@ -16,15 +16,6 @@ from dlm_core.model import Denoiser
 from dlm_core.sampler import draw, filter_logits, make_canvas, sample
 
 
-@pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    m = Denoiser(tiny_config()).eval()
-    with torch.no_grad():
-        m.head.weight.mul_(30)  # sharpen: confident, position-dependent predictions
-    return m
-
-
 VARIANTS = [("ancestral", None), ("confidence", None), ("ancestral", 8), ("confidence", 8)]
 
 
