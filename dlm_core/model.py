@@ -15,6 +15,10 @@ need it (the mask pattern already says how much is hidden), as MDLM and MD4 show
 
 `causal=True` turns the same network into an autoregressive model (each position sees
 only itself and the left), predicting the next character: the twin we race against.
+Generating from it, a `KVCache` keeps every layer's keys and values of the characters
+already written, so each new character costs one position's work instead of a pass over
+the whole prefix. (The denoiser cannot do this: revealing one character changes what every
+other position attends to, so its keys and values are stale after every step.)
 
 References: Vaswani et al. 2017 (the transformer); Sahoo et al. 2024, MDLM (SUBS);
 Shi et al. 2024, MD4; Karpathy, nanoGPT `model.py` (the layout of this file).
@@ -82,22 +86,45 @@ def rotate(x, cos, sin):
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
 
+class KVCache:
+    """The keys and values of the characters seen so far, one (B, H, t, C/H) pair per layer."""
+
+    def __init__(self, n_layer: int):
+        self.k: list[torch.Tensor | None] = [None] * n_layer
+        self.v: list[torch.Tensor | None] = [None] * n_layer
+
+    def __len__(self) -> int:  # positions cached so far
+        return 0 if self.k[0] is None else self.k[0].shape[2]
+
+    def extend(self, layer: int, k, v):
+        """Append this step's keys and values; return all of them."""
+        if self.k[layer] is not None:
+            k, v = torch.cat([self.k[layer], k], dim=2), torch.cat([self.v[layer], v], dim=2)
+        self.k[layer], self.v[layer] = k, v
+        return k, v
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention with rotary positions. Bidirectional unless the config says causal."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, layer: int = 0):
         super().__init__()
-        self.n_head, self.causal, self.dropout = cfg.n_head, cfg.causal, cfg.dropout
+        self.n_head, self.causal, self.dropout, self.layer = cfg.n_head, cfg.causal, cfg.dropout, layer
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
 
-    def forward(self, x, cos, sin):  # x: (B, T, C); cos, sin: (T, C/H/2)
+    def forward(self, x, cos, sin, cache: KVCache | None = None):  # x: (B, T, C); cos, sin: (T, C/H/2)
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (z.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for z in (q, k, v))  # (B, H, T, C/H)
         q, k = rotate(q, cos, sin), rotate(k, cos, sin)
-        y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=self.causal, dropout_p=self.dropout if self.training else 0.0)
+        mask = None
+        if cache is not None:
+            k, v = cache.extend(self.layer, k, v)  # (B, H, S, C/H), S = cached + T
+            # the T new queries are the last T positions: query i sees keys up to S - T + i
+            mask = torch.ones(T, k.shape[2], dtype=torch.bool, device=x.device).tril(k.shape[2] - T)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=self.causal and mask is None,
+                                           dropout_p=self.dropout if self.training else 0.0)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
 
 
@@ -114,16 +141,16 @@ class MLP(nn.Module):
 class Block(nn.Module):
     """Pre-norm residual block: normalise, transform, add back."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, layer: int = 0):
         super().__init__()
         self.norm1 = nn.LayerNorm(cfg.d_model, bias=False)
-        self.attn = SelfAttention(cfg)
+        self.attn = SelfAttention(cfg, layer)
         self.norm2 = nn.LayerNorm(cfg.d_model, bias=False)
         self.mlp = MLP(cfg)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, cos, sin):
-        x = x + self.drop(self.attn(self.norm1(x), cos, sin))
+    def forward(self, x, cos, sin, cache: KVCache | None = None):
+        x = x + self.drop(self.attn(self.norm1(x), cos, sin, cache))
         x = x + self.drop(self.mlp(self.norm2(x)))
         return x
 
@@ -139,7 +166,7 @@ class Denoiser(nn.Module):
         self.register_buffer("cos", cos, persistent=False)  # derived from the config, so not saved
         self.register_buffer("sin", sin, persistent=False)
         self.drop = nn.Dropout(cfg.dropout)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.blocks = nn.ModuleList(Block(cfg, layer) for layer in range(cfg.n_layer))
         self.norm = nn.LayerNorm(cfg.d_model, bias=False)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.apply(self._init_weights)
@@ -165,13 +192,19 @@ class Denoiser(nn.Module):
         attention = cfg.n_layer * 2 * 2 * T * cfg.d_model
         return 3 * (2 * matmul_weights + attention)
 
-    def forward(self, xt):  # xt: (B, T)
-        T = xt.shape[1]
-        if T > self.cfg.block_size:
-            raise ValueError(f"sequence of length {T} is longer than the model's context ({self.cfg.block_size})")
+    def forward(self, xt, cache: KVCache | None = None):  # xt: (B, T)
+        """With a `cache` (causal models only), xt holds just the characters that follow the
+        cached ones; the cache grows by T and the logits are for those T positions."""
+        start = 0 if cache is None else len(cache)
+        end = start + xt.shape[1]
+        if end > self.cfg.block_size:
+            raise ValueError(f"sequence of length {end} is longer than the model's context ({self.cfg.block_size})")
+        if cache is not None and not self.cfg.causal:
+            raise ValueError("a key-value cache needs a causal model: the denoiser's keys and values "
+                             "change whenever a character is revealed")
         x = self.drop(self.tok_emb(xt))  # (B, T, C)
         for block in self.blocks:
-            x = block(x, self.cos[:T], self.sin[:T])
+            x = block(x, self.cos[start:end], self.sin[start:end], cache)
         logits = self.head(self.norm(x)).float()  # (B, T, V); float so the loss is exact under autocast
         logits[..., self.cfg.mask_id] = -math.inf  # clean text never contains [MASK]
         if self.cfg.causal:

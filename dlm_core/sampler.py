@@ -14,6 +14,10 @@ Two rules decide what to reveal from t down to s < t:
 With `block_length`, the canvas is filled left to right one block at a time
 (semi-autoregressive, as in LLaDA and block diffusion), with the steps shared out.
 
+`generate` is the autoregressive twin's sampler, for comparison: one character per step,
+left to right, each step reading the earlier characters from a key-value cache. It returns
+the same `Samples`, so a left-to-right run replays like a diffusion run.
+
 All randomness is drawn on the CPU from a seeded `torch.Generator` (Gumbel noise for the
 guesses, uniforms for the reveals) and then moved to the model's device. A seed therefore
 means the same thing on CPU, CUDA and MPS, and no call relies on `torch.multinomial`,
@@ -32,6 +36,7 @@ from dataclasses import dataclass
 import torch
 
 from .masking import alpha
+from .model import KVCache
 
 STRATEGIES = ("ancestral", "confidence")
 
@@ -108,21 +113,26 @@ def draw(logits, temperature: float, generator: torch.Generator):
     return x0_hat, probs.gather(-1, x0_hat.unsqueeze(-1)).squeeze(-1)
 
 
-def _check(model, canvas, steps, strategy, temperature, top_k, top_p, block_length):
-    if model.cfg.causal:
-        raise ValueError("this is the autoregressive twin (causal=True); the diffusion sampler needs a denoiser")
-    if canvas.shape[-1] > model.cfg.block_size:
-        raise ValueError(f"length {canvas.shape[-1]} is longer than the model's context ({model.cfg.block_size})")
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-    if not (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1):
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+def _check_decoding(temperature, top_k, top_p):
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
     if top_p is not None and not 0 < top_p <= 1:
         raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
+
+
+def _check(model, canvas, steps, strategy, temperature, top_k, top_p, block_length):
+    if model.cfg.causal:
+        raise ValueError("this is the autoregressive twin (causal=True): generate() writes with it; "
+                         "the diffusion sampler needs a denoiser")
+    if canvas.shape[-1] > model.cfg.block_size:
+        raise ValueError(f"length {canvas.shape[-1]} is longer than the model's context ({model.cfg.block_size})")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if not (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1):
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    _check_decoding(temperature, top_k, top_p)
     if block_length is not None and block_length < 1:
         raise ValueError(f"block_length must be >= 1, got {block_length}")
 
@@ -181,3 +191,41 @@ def sample(model, tokenizer, length: int | None = None, steps: int = 64, strateg
     model.train(was_training)
     texts = [tokenizer.decode(row) for row in xt.cpu()]
     return Samples(texts, xt.cpu(), revealed_at.cpu(), confidence.cpu(), step, tokenizer.mask_id)
+
+
+@torch.no_grad()
+def generate(model, tokenizer, length: int, prompt: str = "\n", n_samples: int = 1, temperature: float = 1.0,
+             top_k: int | None = None, top_p: float | None = None, seed: int = 0,
+             use_cache: bool = True) -> Samples:
+    """Write `length` characters (prompt included) with the causal twin, one per step.
+
+    The twin predicts the *next* character, so it needs at least one to start from (a line
+    break by default, as a speech starts). With `use_cache`, each step feeds only the newest
+    character; without, it re-reads the whole text so far (the same result, more work).
+    """
+    if not model.cfg.causal:
+        raise ValueError("generate() needs the autoregressive twin (causal=True); sample() runs a denoiser")
+    if not prompt:
+        raise ValueError("the autoregressive twin needs a prompt of at least one character, e.g. '\\n'")
+    canvas = make_canvas(tokenizer, length, prompt)
+    if length > model.cfg.block_size:
+        raise ValueError(f"length {length} is longer than the model's context ({model.cfg.block_size})")
+    _check_decoding(temperature, top_k, top_p)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    gen = torch.Generator().manual_seed(seed)  # CPU: the same draws on every device
+    x = canvas[: len(prompt)].to(device).repeat(n_samples, 1)  # (B, P)
+    cache = KVCache(model.cfg.n_layer) if use_cache else None
+    confidence = [torch.ones(x.shape, device=device)]
+    for _ in range(length - len(prompt)):
+        new = x if cache is None else x[:, len(cache):]  # the characters the model has not read yet
+        logits = filter_logits(model(new, cache)[:, -1:].float(), top_k, top_p)  # (B, 1, V)
+        x_next, conf = draw(logits, temperature, gen)  # (B, 1) each
+        x = torch.cat([x, x_next], dim=1)
+        confidence.append(conf)
+    model.train(was_training)
+    steps = length - len(prompt)
+    revealed_at = (torch.arange(length) - len(prompt) + 1).clamp_min(0).repeat(n_samples, 1)  # step i writes position P+i-1
+    texts = [tokenizer.decode(row) for row in x.cpu()]
+    return Samples(texts, x.cpu(), revealed_at, torch.cat(confidence, dim=1).cpu(), steps, tokenizer.mask_id)

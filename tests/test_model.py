@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from dlm_core.model import PRESETS, Denoiser, ModelConfig, preset
+from dlm_core.model import PRESETS, Denoiser, KVCache, ModelConfig, preset
 
 
 def make(causal=False, seed=0):
@@ -91,3 +91,24 @@ def test_small_preset_parameter_count():
     assert model.num_params() == 2 * V * d + n * (12 * d * d + 2 * d) + d == 10_672_512
     assert 10_000_000 < model.num_params() < 11_500_000
     assert set(PRESETS) == {"tiny", "laptop", "small"}
+
+
+def test_kv_cache_gives_the_full_forward_logits():
+    """Feeding a prefix, then one character at a time through the cache, gives exactly the
+    logits of one full causal pass (up to float rounding)."""
+    model = make(causal=True)
+    x = torch.randint(0, 65, (3, 20), generator=torch.Generator().manual_seed(1))
+    full = model(x)
+    cache = KVCache(model.cfg.n_layer)
+    parts = [model(x[:, :7], cache)] + [model(x[:, i:i + 1], cache) for i in range(7, 17)] + [model(x[:, 17:], cache)]
+    assert len(cache) == 20
+    torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_kv_cache_refuses_a_denoiser_and_an_overlong_sequence():
+    with pytest.raises(ValueError, match="needs a causal model"):
+        make()(torch.zeros(1, 4, dtype=torch.long), KVCache(2))
+    model, cache = make(causal=True), KVCache(2)
+    model(torch.zeros(1, 30, dtype=torch.long), cache)
+    with pytest.raises(ValueError, match="length 33 is longer than the model's context \\(32\\)"):
+        model(torch.zeros(1, 3, dtype=torch.long), cache)

@@ -13,7 +13,7 @@ import torch
 
 from conftest import tiny_config
 from dlm_core.model import Denoiser
-from dlm_core.sampler import draw, filter_logits, make_canvas, sample
+from dlm_core.sampler import draw, filter_logits, generate, make_canvas, sample
 
 
 VARIANTS = [("ancestral", None), ("confidence", None), ("ancestral", 8), ("confidence", 8)]
@@ -203,3 +203,58 @@ def test_causal_model_rejected(tok):
     torch.manual_seed(0)
     with pytest.raises(ValueError, match="causal=True"):
         sample(Denoiser(tiny_config(causal=True)), tok, length=8)
+
+
+@pytest.fixture(scope="module")
+def twin():
+    """A tiny causal model with sharpened logits, like the `model` fixture."""
+    torch.manual_seed(0)
+    m = Denoiser(tiny_config(causal=True)).eval()
+    with torch.no_grad():
+        m.head.weight.mul_(30)
+    return m
+
+
+def test_generate_greedy_is_the_argmax_continuation(twin, tok):
+    """At temperature 0 each new character is the argmax of a full causal pass over the text so far."""
+    out = generate(twin, tok, length=20, prompt="ROMEO:", temperature=0)
+    x = tok.encode("ROMEO:").unsqueeze(0)
+    while x.shape[1] < 20:
+        x = torch.cat([x, twin(x)[:, -1:].argmax(-1)], dim=1)
+    assert out.texts == [tok.decode(x[0])]
+    assert out.steps == 14 and out.revealed_at[0].tolist() == [0] * 6 + list(range(1, 15))
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(top_p=0.9), dict(top_k=5, temperature=0.7)])
+def test_generate_with_and_without_cache_agree(twin, tok, kwargs):
+    """The cache changes the work, not the text: the same seed writes the same characters."""
+    fast = generate(twin, tok, length=32, n_samples=3, seed=4, **kwargs)
+    slow = generate(twin, tok, length=32, n_samples=3, seed=4, use_cache=False, **kwargs)
+    assert torch.equal(fast.ids, slow.ids)
+    torch.testing.assert_close(fast.confidence, slow.confidence)
+    assert len(set(fast.texts)) == 3  # the samples differ from each other
+    assert all(text.startswith("\n") for text in fast.texts)
+
+
+def test_generate_confidence_is_the_drawn_characters_probability(twin, tok):
+    out = generate(twin, tok, length=12, prompt="To", seed=1)
+    probs = twin(out.ids[:, :-1]).softmax(-1)  # (1, 11, V): position i predicts i + 1
+    expected = probs[0, 1:].gather(-1, out.ids[0, 2:, None]).squeeze(-1)
+    torch.testing.assert_close(out.confidence[0, 2:], expected, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(length=8, prompt=""), "needs a prompt of at least one character"),
+    (dict(length=33), "length 33 is longer than the model's context \\(32\\)"),
+    (dict(length=8, temperature=-1), "temperature must be >= 0"),
+    (dict(length=8, top_p=2.0), "top_p must lie in"),
+    (dict(length=8, prompt="héllo"), "'é'"),
+])
+def test_generate_bad_inputs_rejected(twin, tok, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        generate(twin, tok, **kwargs)
+
+
+def test_generate_refuses_a_denoiser(model, tok):
+    with pytest.raises(ValueError, match="needs the autoregressive twin"):
+        generate(model, tok, length=8)
