@@ -4,6 +4,7 @@
     dlm train --config configs/cpu-5min.json --out runs/5min
     dlm sample --checkpoint runs/laptop --prompt "ROMEO:" --length 128 --steps 64
     dlm sample --checkpoint runs/laptop --infill "To be, or ___ to be"
+    dlm sample --checkpoint runs/twin --prompt "ROMEO:"   # a causal=True checkpoint writes left to right
     dlm eval --checkpoint runs/laptop --split val
     dlm export --onnx model.onnx --checkpoint runs/laptop   # also writes model.tokenizer.json
 
@@ -26,7 +27,7 @@ from . import checkpoint, data, export, pretrained
 from .device import pick_device
 from .masking import ESTIMATORS, evaluate
 from .model import PRESETS
-from .sampler import STRATEGIES, sample
+from .sampler import STRATEGIES, generate, sample
 from .train import TrainConfig, train
 
 
@@ -58,13 +59,23 @@ def _load(args):
     return checkpoint.load(args.checkpoint, pick_device(args.device))
 
 
+def _write(model, tokenizer, args):
+    """Diffusion sampling, or, for an autoregressive twin's checkpoint, left-to-right generation."""
+    length = None if args.infill else args.length or model.cfg.block_size
+    decoding = dict(n_samples=args.n, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+    if not model.cfg.causal:
+        return sample(model, tokenizer, length=length, steps=args.steps, strategy=args.strategy, prompt=args.prompt,
+                      template=args.infill, block_length=args.block_length, **decoding)
+    if args.infill:
+        raise ValueError("this checkpoint is an autoregressive twin, which cannot fill holes; "
+                         "use a diffusion checkpoint for --infill")
+    return generate(model, tokenizer, length, prompt=args.prompt or "\n", **decoding)
+
+
 def cmd_sample(args) -> None:
     model, tokenizer, _ = _load(args)
     start = time.perf_counter()
-    out = sample(model, tokenizer, length=None if args.infill else args.length, steps=args.steps,
-                 strategy=args.strategy, prompt=args.prompt, template=args.infill, n_samples=args.n,
-                 temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                 block_length=args.block_length, seed=args.seed)
+    out = _write(model, tokenizer, args)
     seconds = time.perf_counter() - start
     if args.json:
         print(json.dumps({"texts": out.texts, "steps": out.steps, "seconds": round(seconds, 3),
@@ -130,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", help="checkpoint directory (default: the model shipped with the course)")
     s.add_argument("--prompt", default="", help="characters the text starts with")
     s.add_argument("--infill", help='a template with holes "_" to fill, e.g. "To be, or ___ to be"')
-    s.add_argument("--length", type=int, default=256)
+    s.add_argument("--length", type=int, help="characters to write, prompt included (default: the model's context)")
     s.add_argument("--steps", type=int, default=64)
     s.add_argument("--strategy", choices=STRATEGIES, default="ancestral")
     s.add_argument("--block-length", type=int, help="fill left to right in blocks of this many characters")

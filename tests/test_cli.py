@@ -83,6 +83,24 @@ def test_sample_plain_output(untrained, capsys):
     assert "--- sample 1 ---" in lines
 
 
+def test_sample_defaults_to_the_models_context(untrained, capsys):
+    """Without --length, a sample fills the model's whole context (32 characters for `tiny`)."""
+    code, stdout, _ = run(capsys, "sample", "--checkpoint", untrained, "--steps", 4, "--json")
+    assert code == 0 and len(json.loads(stdout)["texts"][0]) == 32
+
+
+def test_sample_from_an_autoregressive_twin(tmp_path, tok, capsys):
+    """A causal checkpoint writes left to right, one character per step, after the prompt."""
+    torch.manual_seed(0)
+    twin = checkpoint.save(tmp_path / "twin", Denoiser(tiny_config(causal=True)), tok)
+    code, stdout, _ = run(capsys, "sample", "--checkpoint", twin, "--prompt", "ROMEO:", "--length", 20, "--json")
+    result = json.loads(stdout)
+    assert code == 0 and result["steps"] == 14 and result["texts"][0].startswith("ROMEO:")
+    assert result["revealed_at"][0] == [0] * 6 + list(range(1, 15))
+    assert_one_line_error(run(capsys, "sample", "--checkpoint", twin, "--infill", "To ___"),
+                          "sample", "cannot fill holes")
+
+
 def test_config_file_and_overrides(tmp_path):
     """--config fills TrainConfig (a 'comment' is allowed), flags override it, --minutes sets a time budget."""
     cfg_file = tmp_path / "cfg.json"
