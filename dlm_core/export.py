@@ -32,8 +32,11 @@ ONNX" (torch.onnx); ONNX Runtime's Python API.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+import logging
+import warnings
 from pathlib import Path
 
 import torch
@@ -70,6 +73,21 @@ def _check_opset(opset: int) -> None:
                          f"(default {DEFAULT_OPSET})")
 
 
+@contextlib.contextmanager
+def _quiet_exporter():
+    """The exporter warns about optional packages it does not need here (torchvision's
+    operators) and about deprecations inside its own code; neither concerns this model."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def export_onnx(model, tokenizer: CharTokenizer, path, opset: int = DEFAULT_OPSET) -> Path:
     """Write `model` as an ONNX graph to `path` and its vocabulary beside it; returns `path`.
 
@@ -88,8 +106,9 @@ def export_onnx(model, tokenizer: CharTokenizer, path, opset: int = DEFAULT_OPSE
     dims = {0: torch.export.Dim("batch"), 1: torch.export.Dim("length", max=cfg.block_size)}
     was_training = model.training
     model.eval()  # no dropout in the graph
-    program = torch.onnx.export(model, (xt,), input_names=["xt"], output_names=["logits"], opset_version=opset,
-                                dynamic_shapes={"xt": dims}, dynamo=True, verbose=False)  # no progress lines
+    with _quiet_exporter():
+        program = torch.onnx.export(model, (xt,), input_names=["xt"], output_names=["logits"], opset_version=opset,
+                                    dynamic_shapes={"xt": dims}, dynamo=True, verbose=False)  # no progress lines
     model.train(was_training)
     program.model.metadata_props[CONFIG_KEY] = json.dumps(cfg.to_dict())
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,8 +22,6 @@ from dlm_core.export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, OnnxDenoiser, e
 from dlm_core.sampler import sample
 
 INSTALL_HINT = 'pip install "dlm-course[onnx]"'
-# torch.export's own deprecation notice, raised inside torch while it traces; nothing to do here.
-pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec.*:FutureWarning")
 MISSING = [name for name in ("onnx", "onnxscript", "onnxruntime") if importlib.util.find_spec(name) is None]
 
 
@@ -51,6 +49,14 @@ def exported(model, tok, tmp_path_factory):
 @pytest.fixture(scope="module")
 def onnx_model(exported):
     return OnnxDenoiser(exported[0])
+
+
+def test_export_is_quiet(model, tok, tmp_path, recwarn, capfd):
+    """The exporter's notices about torchvision and its own deprecations do not reach the reader."""
+    require_onnx()
+    export_onnx(model, tok, tmp_path / "quiet.onnx")
+    assert [str(w.message) for w in recwarn.list] == []
+    assert capfd.readouterr().err == ""
 
 
 def random_xt(batch, length, mask_id, seed):
