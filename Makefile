@@ -2,7 +2,7 @@
 #   make setup      create .venv and install the course (torch pinned, editable dlm_core, the book tools)
 #   make book       set up, then build the book into _build/html (open _build/html/index.html)
 #   make test       unit tests, then the notebooks re-executed against their saved outputs (nbval),
-#                   then the book build with warnings as errors
+#                   then the book build with warnings as errors, then its interactive views in a browser
 #   make notebooks  re-execute the chapters in place and save their outputs (after editing one)
 #   make clean      remove .venv and build outputs
 
@@ -20,7 +20,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # Warnings are errors (-W) and every cross-reference must resolve (-n, nitpicky).
 BOOK_FLAGS := -W -n --keep-going
 
-.PHONY: setup book test unit nbval book-check notebooks clean
+.PHONY: setup book test unit nbval book-check browser-check notebooks clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ book: setup
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 	@echo "The book is in _build/html/index.html"
 
-test: unit nbval book-check
+test: unit nbval book-check browser-check
 
 unit: setup
 	$(BIN)/python -m pytest -q tests
@@ -55,12 +55,21 @@ book-check: setup
 	rm -rf _build
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 
-# Streams are merged after execution (the second CoalesceStreams) and no timings are recorded,
-# so re-executing an unchanged chapter leaves its file unchanged.
+# The book's kernel-free interactive views (dlm_core.viz twins), opened from _build/html in
+# headless Chromium (Debian's `chromium`, never downloaded), driven and checked; screenshots
+# in _build/browser/. Needs the build: run after book-check.
+browser-check: setup
+	$(BIN)/python tests/browser/check_twins.py
+
+# Streams are merged after execution (the second CoalesceStreams), and neither timings nor the
+# live widgets' state are recorded (the book shows the kernel-free twins instead), so
+# re-executing an unchanged chapter leaves its file unchanged, except for the random model id
+# of each live widget's output (nbval does not compare those).
 notebooks: setup
 	for nb in $(NOTEBOOKS); do \
 		$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.record_timing=False \
+			--ExecutePreprocessor.store_widget_state=False \
 			--NotebookExporter.preprocessors='["nbconvert.preprocessors.CoalesceStreamsPreprocessor"]' \
 			"$$nb" || exit 1; \
 	done

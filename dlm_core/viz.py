@@ -1,0 +1,254 @@
+"""Pictures of the forward and reverse processes: pure functions, and kernel-free HTML views.
+
+Two layers, so that the widgets stay thin and everything shown can be tested:
+
+1. Pure functions compute what a view shows. `masked_view` hides characters of a line at
+   time t; `frame_cells` gives the (character, colour) of every position of a sampling run
+   after k steps; `frame_caption` says where in the run that is. The live widgets
+   (`dlm_core.widgets`) call them and only display the result.
+2. Twins. A widget needs a running kernel; the online book has none. `masking_twin` and
+   `player_twin` write a small self-contained HTML + JavaScript view with the data
+   embedded (no CDN, nothing loaded from anywhere), which replays the same pictures in
+   the browser. Element ids come from a hash of the content, so executing a notebook
+   twice stores the same output, and nbval can compare it.
+
+A masked position is drawn as "▒", a newline as "⏎", so that every position is one character.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+
+import torch
+
+from . import masking
+
+MASK_GLYPH = "▒"
+NEWLINE_GLYPH = "⏎"
+MASKED_COLOUR = "#f4f4f4"  # background of a position that is still masked
+GIVEN_COLOUR = "#d9d9d9"  # a prompt or template character: never revealed, always there
+# Background ramps, light enough for black text. When revealed: early yellow, late blue.
+# Confidence: an unsure guess is red, a sure one pale green, so the doubtful ones stand out.
+STEP_RAMP = ("#fde725", "#7fc8f8")
+CONFIDENCE_RAMP = ("#f08080", "#e6f5e6")
+COLOUR_BY = ("step", "confidence")
+CANVAS_STYLE = ("font-family:monospace;font-size:15px;line-height:1.5;white-space:pre-wrap;"
+                "word-break:break-all;color:#000;background:#fff;padding:4px;border:1px solid #ccc")
+LEGEND = {"step": "colour: the step a character appeared at (yellow early, blue late); grey: given",
+          "confidence": "colour: the probability the model gave the character (red unsure, green sure); "
+                        "grey: given"}
+
+
+# ---------------------------------------------------------------------------------------
+# The forward process: one uniform per position, so raising t only ever adds masks
+
+
+def fixed_uniforms(n: int, seed: int = 0) -> torch.Tensor:
+    """n uniforms in [0, 1), one per position, from a seeded generator: (n,)."""
+    return torch.rand(n, generator=torch.Generator().manual_seed(seed))
+
+
+def masked_view(text: str, t: float, schedule: str, uniforms) -> tuple[str, int, float]:
+    """`text` at time t: (the line with hidden characters drawn as ▒, how many are hidden,
+    the expected number T * (1 - alpha_t)). Position i is hidden when uniforms[i] < 1 - alpha_t
+    (`masking.mask_from_uniforms`), so with fixed uniforms the masks only grow with t."""
+    u = torch.as_tensor(uniforms, dtype=torch.float32)
+    if u.shape != (len(text),):
+        raise ValueError(f"need one uniform per character: the text has {len(text)}, "
+                         f"uniforms have shape {tuple(u.shape)}")
+    codes = torch.tensor([ord(c) for c in text], dtype=torch.long)  # characters as ids: no tokenizer needed
+    xt, masked = masking.mask_from_uniforms(codes, u, t, ord(MASK_GLYPH), schedule)
+    expected = len(text) * masking.mask_rate(t, schedule).item()
+    return "".join(map(chr, xt.tolist())), int(masked.sum()), expected
+
+
+# ---------------------------------------------------------------------------------------
+# The reverse process: a sampling run, replayed step by step
+
+
+def ramp(x: float, stops: tuple[str, str]) -> str:
+    """The colour a fraction x in [0, 1] of the way from stops[0] to stops[1], as #rrggbb."""
+    a, b = (bytes.fromhex(s[1:]) for s in stops)
+    return "#" + "".join(f"{round(ca + (cb - ca) * x):02x}" for ca, cb in zip(a, b))
+
+
+def cell_colour(revealed_at: int, confidence: float, steps: int, colour_by: str) -> str:
+    """The background of a revealed (or given) position: by the step it appeared at, or by
+    the probability the model gave it then."""
+    if colour_by not in COLOUR_BY:
+        raise ValueError(f"unknown colour_by {colour_by!r}; choose one of {', '.join(COLOUR_BY)}")
+    if revealed_at == 0:
+        return GIVEN_COLOUR
+    if colour_by == "step":
+        return ramp((revealed_at - 1) / max(steps - 1, 1), STEP_RAMP)
+    return ramp(confidence, CONFIDENCE_RAMP)
+
+
+def run_cells(samples, colour_by: str, row: int = 0) -> list[tuple[str, str, int]]:
+    """Every position of sample `row` when the run is over: (character, colour, revealed_at)."""
+    text = samples.texts[row].replace("\n", NEWLINE_GLYPH)
+    revealed_at = samples.revealed_at[row].tolist()
+    confidence = samples.confidence[row].tolist()
+    return [(c, cell_colour(r, p, samples.steps, colour_by), r)
+            for c, r, p in zip(text, revealed_at, confidence)]
+
+
+def frame_cells(samples, k: int, colour_by: str = "step", row: int = 0) -> list[tuple[str, str]]:
+    """(character, colour) of every position after k of the run's steps; a position not yet
+    revealed is (▒, MASKED_COLOUR)."""
+    if not 0 <= k <= samples.steps:
+        raise ValueError(f"step k must lie in 0..{samples.steps} for this run, got {k}")
+    return [(c, colour) if r <= k else (MASK_GLYPH, MASKED_COLOUR)
+            for c, colour, r in run_cells(samples, colour_by, row)]
+
+
+def frame_caption(samples, k: int, row: int = 0) -> str:
+    """Where the replay is: the step, the time t = 1 - k/steps, and the masks left."""
+    left = int((samples.revealed_at[row] > k).sum())
+    return f"step {k} of {samples.steps}, t = {1 - k / samples.steps:.3f}, {left} masked"
+
+
+def cells_html(cells) -> str:
+    """One <span> per position, in a wrapping monospace block."""
+    spans = "".join(f'<span style="background:{colour}">{html.escape(c)}</span>' for c, colour in cells)
+    return f'<div style="{CANVAS_STYLE}">{spans}</div>'
+
+
+
+# ---------------------------------------------------------------------------------------
+# Twins: the same views as self-contained HTML + JavaScript, for a page without a kernel
+
+
+class Twin:
+    """An HTML view that notebooks display through `_repr_html_`; its repr names it briefly."""
+
+    def __init__(self, kind: str, body: str):
+        self.kind, self.html = kind, body
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return f"<{self.kind}: an HTML view, shown by the notebook or the book>"
+
+
+def _twin(kind: str, data: dict, controls: str, script: str) -> Twin:
+    """Wrap controls and a script around `data`. The id is a hash of everything embedded, so
+    the same data always gives the same HTML; the script finds its elements inside that root."""
+    payload = json.dumps(data, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")  # no early </script>
+    uid = "dlm-" + hashlib.sha1((kind + payload + controls + script).encode()).hexdigest()[:12]
+    body = (f'<div id="{uid}" class="dlm-twin" style="margin:0.5em 0">{controls}</div>\n'
+            f'<script>(function () {{\nconst root = document.getElementById("{uid}");\n'
+            f'const data = {payload};\n{script}}})();</script>')
+    return Twin(kind, body)
+
+
+_MASKING_CONTROLS = f"""\
+<label>t <input class="t" type="range" min="0" max="1" step="0.01" style="width:16em"></label>
+<output class="t-value"></output>
+<label style="margin-left:1em">schedule <select class="schedule">
+<option value="linear">linear</option><option value="cosine">cosine</option></select></label>
+<div class="canvas" style="{CANVAS_STYLE}"></div>
+<div class="stats"></div>"""
+
+# 1 - alpha_t as in masking.mask_rate; the cosine one written as 2 sin^2(pi t / 4) there too.
+_MASKING_SCRIPT = """\
+const slider = root.querySelector(".t"), schedule = root.querySelector(".schedule");
+slider.value = data.t; schedule.value = data.schedule;
+function rate(t, s) { return s === "linear" ? t : 2 * Math.sin(Math.PI * t / 4) ** 2; }
+function draw() {
+  const t = parseFloat(slider.value), r = rate(t, schedule.value);
+  let shown = "", hidden = 0;
+  for (let i = 0; i < data.text.length; i++) {
+    const masked = data.u[i] < r;
+    shown += masked ? data.glyph : data.text[i];
+    hidden += masked;
+  }
+  root.querySelector(".t-value").textContent = t.toFixed(2);
+  root.querySelector(".canvas").textContent = shown;
+  root.querySelector(".stats").textContent = hidden + " of " + data.text.length +
+    " masked; expected T(1 - alpha_t) = " + (data.text.length * r).toFixed(1);
+}
+slider.addEventListener("input", draw); schedule.addEventListener("change", draw);
+draw();
+"""
+
+
+def masking_twin(text: str, uniforms, t: float = 0.5, schedule: str = "linear") -> Twin:
+    """The masking-rate slider, computed in the browser from the stored uniforms."""
+    masked_view(text, t, schedule, uniforms)  # the same checks as the widget, before writing HTML
+    data = dict(text=list(text), u=torch.as_tensor(uniforms, dtype=torch.float32).tolist(),
+                t=t, schedule=schedule, glyph=MASK_GLYPH)
+    return _twin("masking-rate slider", data, _MASKING_CONTROLS, _MASKING_SCRIPT)
+
+
+_PLAYER_CONTROLS = f"""\
+<div><select class="run"></select>
+<button class="play" type="button">play</button>
+<button class="back" type="button">&#9664; step</button>
+<button class="next" type="button">step &#9654;</button>
+<input class="k" type="range" min="0" step="1" style="width:14em">
+<select class="colour-by"><option value="step">colour: when revealed</option>
+<option value="confidence">colour: confidence</option></select></div>
+<div class="caption" style="font-family:monospace"></div>
+<div class="canvas" style="{CANVAS_STYLE}"></div>
+<div class="legend" style="font-size:85%"></div>"""
+
+# Each position stores its final character, the step it was revealed at and its two
+# colours; a frame shows it when revealed_at <= k, as frame_cells does.
+_PLAYER_SCRIPT = """\
+const $ = (c) => root.querySelector("." + c);
+const runSel = $("run"), slider = $("k"), colourBy = $("colour-by"), play = $("play");
+let run = data.runs[0], timer = null;
+data.runs.forEach((r, i) => runSel.add(new Option(r.label, i)));
+if (data.runs.length < 2) runSel.style.display = "none";
+function draw() {
+  const k = parseInt(slider.value), by = colourBy.value, canvas = $("canvas");
+  canvas.textContent = "";
+  let left = 0;
+  run.cells.forEach(([c, r, colours]) => {
+    const span = document.createElement("span"), shown = r <= k;
+    span.textContent = shown ? c : data.glyph;
+    span.style.background = shown ? colours[by] : data.masked;
+    left += !shown;
+    canvas.appendChild(span);
+  });
+  $("caption").textContent = "step " + k + " of " + run.steps + ", t = " +
+    (1 - k / run.steps).toFixed(3) + ", " + left + " masked";
+  $("legend").textContent = data.legend[by];
+}
+function go(k) { slider.value = Math.max(0, Math.min(run.steps, k)); draw(); }
+function stop() { clearInterval(timer); timer = null; play.textContent = "play"; }
+function load() { stop(); run = data.runs[runSel.value]; slider.max = run.steps; go(0); }
+play.addEventListener("click", () => {
+  if (timer) return stop();
+  if (parseInt(slider.value) >= run.steps) go(0);
+  play.textContent = "pause";
+  timer = setInterval(() => {
+    go(parseInt(slider.value) + 1);
+    if (parseInt(slider.value) >= run.steps) stop();
+  }, data.interval);
+});
+$("back").addEventListener("click", () => { stop(); go(parseInt(slider.value) - 1); });
+$("next").addEventListener("click", () => { stop(); go(parseInt(slider.value) + 1); });
+slider.addEventListener("input", () => { stop(); draw(); });
+colourBy.addEventListener("change", draw);
+runSel.addEventListener("change", load);
+load(); go(data.start === "end" ? run.steps : 0);
+"""
+
+
+def player_twin(runs: dict, row: int = 0, start: str = "end", interval_ms: int = 200) -> Twin:
+    """The unmasking player over precomputed runs ({label: Samples}; a menu switches between
+    them when there are several). It opens on the finished text (`start="end"`) or the empty
+    canvas (`start="begin"`)."""
+    if not runs or start not in ("begin", "end"):
+        raise ValueError("give at least one run, and start='begin' or 'end'")
+    data = dict(glyph=MASK_GLYPH, masked=MASKED_COLOUR, legend=LEGEND, start=start, interval=interval_ms, runs=[
+        dict(label=label, steps=s.steps, cells=[
+            [c, r, dict(step=by_step, confidence=by_conf)]
+            for (c, by_step, r), (_, by_conf, _) in zip(run_cells(s, "step", row), run_cells(s, "confidence", row))])
+        for label, s in runs.items()])
+    return _twin("unmasking player", data, _PLAYER_CONTROLS, _PLAYER_SCRIPT)
