@@ -50,3 +50,16 @@ def test_ship_writes_fp16_weights_that_behave_like_the_source(tmp_path, tok):
     finite = a.isfinite()
     assert torch.equal(finite, b.isfinite())
     torch.testing.assert_close(b[finite], a[finite], atol=2e-2, rtol=1e-2)
+
+
+def test_shipped_twin_is_the_same_network_trained_autoregressively():
+    """pretrained.load(twin=True): the denoiser's config with causal=True, the same vocabulary,
+    and as many training steps as the denoiser took."""
+    model, tokenizer, config = pretrained.load("cpu")
+    twin, twin_tokenizer, twin_config = pretrained.load("cpu", twin=True)
+    assert twin.cfg.causal and {**twin.cfg.to_dict(), "causal": False} == model.cfg.to_dict()
+    assert twin_tokenizer.chars == tokenizer.chars
+    assert twin_config["step"] == config["step"] and twin_config["train"]["causal"]
+    assert twin_config["provenance"]["command"] == "python benchmarks/quality.py configs/ar-twin-25min.json"
+    files = {p.name for p in pretrained.TWIN_PATH.iterdir()}
+    assert files == {"model.safetensors", "config.json", "tokenizer.json"}

@@ -25,7 +25,7 @@ from playwright.sync_api import sync_playwright
 
 from dlm_core import viz
 
-CHAPTERS = {"03_forward_process": 1, "07_sampling": 2, "09_infilling": 1}  # chapter: how many twins it shows
+CHAPTERS = {"03_forward_process": 1, "07_sampling": 2, "09_infilling": 1, "10_diffusion_vs_autoregression": 1}  # chapter: how many twins it shows
 # No network here: the browser must not try to reach one (updates, sync, safe browsing, ...).
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-sync", "--disable-extensions", "--disable-component-update", "--disable-default-apps"]

@@ -1,0 +1,197 @@
+"""Diffusion against autoregression: the shipped denoiser and its causal twin, side by side.
+
+    python benchmarks/race.py                          # the shipped denoiser and its shipped twin
+    python benchmarks/race.py --diffusion runs/mine --twin runs/mine-twin --out results/race-mine.json
+
+Both checkpoints must be the same network (chapter 10 explains why that makes the race fair):
+configs/cpu-25min.json trained the shipped denoiser, configs/ar-twin-25min.json its twin on
+the same number of steps. The script measures, on this machine's CPU:
+
+1. Likelihood on the whole validation split: the denoiser's NELBO (an upper bound on its
+   negative log-likelihood, 8 mask draws per window) and the twin's exact next-character loss,
+   both in bits per character.
+2. Speed against quality: every model writes `--samples` texts of the models' full context
+   (after the same one-character prompt, a line break), the denoiser at several step counts and
+   both strategies, the twin one character per step with and without its key-value cache.
+   Wall time is the median of `--repeats` runs, for the whole batch and for one text alone.
+   Quality is judged on the texts by `dlm_core.quality` (the share of real words, the share of
+   repeated 4-grams), next to the same measures for real validation text of the same length.
+
+It prints the tables, and writes the numbers and one sample per setting to `--out` (JSON) and
+the speed/quality plot beside it (PNG). Chapter 10 reads these files. Run it on an otherwise
+idle machine: the timings are wall-clock.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import matplotlib
+import torch
+
+from dlm_core import checkpoint, data, pretrained
+from dlm_core.masking import evaluate
+from dlm_core.quality import repeated_ngram_fraction, vocabulary, word_fraction
+from dlm_core.sampler import generate, sample
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+PROMPT = "\n"  # both models start after a line break, as a speech does
+
+
+def check_twins(diffusion, twin) -> int:
+    """The race is fair only between the same network: same sizes, one causal, one not."""
+    a, b = diffusion.cfg.to_dict(), twin.cfg.to_dict()
+    if a.pop("causal") or not b.pop("causal"):
+        raise SystemExit("--diffusion must be a denoiser and --twin a causal=True checkpoint")
+    if a != b:
+        raise SystemExit(f"the two checkpoints are different networks: {a} != {b}")
+    return a["block_size"]
+
+
+def timed(write, model, repeats: int):
+    """The median wall time of `repeats` runs of `write()`, the model's forward passes in one run,
+    and the last run's result. (The denoiser skips a pass when a step revealed nothing, so its
+    passes can be fewer than its steps.)"""
+    calls = []
+    hook = model.register_forward_hook(lambda *_: calls.append(1))
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = write()
+        seconds.append(time.perf_counter() - start)
+    hook.remove()
+    return statistics.median(seconds), len(calls) // repeats, out
+
+
+def judge(texts, known_words) -> dict:
+    return {"word_fraction": round(word_fraction(texts, known_words), 4),
+            "repeated_4grams": round(repeated_ngram_fraction(texts, 4), 4)}
+
+
+def run_settings(diffusion, twin, tokenizer, length, args):
+    """Every (model, strategy, steps) setting: its timings, its quality and its first text."""
+    settings = [("diffusion", strategy, steps) for strategy in ("ancestral", "confidence") for steps in args.steps]
+    settings += [("autoregressive", "kv-cache", length - 1), ("autoregressive", "no cache", length - 1)]
+    for model_name, strategy, steps in settings:
+        def write(n):
+            if model_name == "diffusion":
+                return sample(diffusion, tokenizer, length, steps, strategy, prompt=PROMPT, n_samples=n, seed=args.seed)
+            return generate(twin, tokenizer, length, prompt=PROMPT, n_samples=n, seed=args.seed,
+                            use_cache=strategy == "kv-cache")
+        model = diffusion if model_name == "diffusion" else twin
+        batch_s, passes, out = timed(lambda: write(args.samples), model, args.repeats)
+        single_s, _, _ = timed(lambda: write(1), model, args.repeats)
+        yield {"model": model_name, "strategy": strategy, "steps": steps, "forward_passes": passes,
+               "batch_seconds": round(batch_s, 4), "single_seconds": round(single_s, 4),
+               "chars_per_second": round(args.samples * (length - len(PROMPT)) / batch_s, 1),
+               "texts": out.texts}
+
+
+def real_text_reference(val_text, length, n, seed):
+    """`n` windows of validation text of the generated length: what the quality measures give Shakespeare."""
+    gen = torch.Generator().manual_seed(seed)
+    starts = torch.randint(0, len(val_text) - length, (n,), generator=gen).tolist()
+    return [val_text[s: s + length] for s in starts]
+
+
+def plot(rows, reference, path, samples):
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for strategy, marker in (("ancestral", "o"), ("confidence", "s")):
+        pts = [r for r in rows if r["strategy"] == strategy]
+        ax.plot([r["batch_seconds"] for r in pts], [r["word_fraction"] for r in pts], marker=marker,
+                label=f"diffusion, {strategy}")
+        for r in pts:
+            ax.annotate(str(r["steps"]), (r["batch_seconds"], r["word_fraction"]), textcoords="offset points",
+                        xytext=(4, -10), fontsize=8)
+    for r in rows:
+        if r["model"] == "autoregressive":
+            ax.plot(r["batch_seconds"], r["word_fraction"], marker="*", markersize=12, linestyle="none",
+                    label=f"autoregressive twin, {r['strategy']}")
+    ax.axhline(reference["word_fraction"], color="grey", linestyle="--", label="real Shakespeare (validation)")
+    ax.set_xscale("log")
+    ax.set(xlabel=f"seconds to write {samples} texts (CPU, log scale; labels: steps)",
+           ylabel="share of real words", title="Speed against quality")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def print_tables(record):
+    lk = record["likelihood"]
+    print("| model | validation bits/char | kind |\n|---|---|---|")
+    print(f"| diffusion | {lk['diffusion_bpc']:.4f} ± {lk['diffusion_se']:.4f} | NELBO (upper bound) |")
+    print(f"| autoregressive twin | {lk['twin_bpc']:.4f} | exact next-character loss |")
+    print(f"\ndiffusion / twin = {lk['ratio']:.3f}\n")
+    print(f"| model | strategy | steps | forward passes | {record['samples']} texts (s) | 1 text (s) | chars/s "
+          f"| real words | repeated 4-grams |\n|---|---|---|---|---|---|---|---|---|")
+    for r in record["rows"]:
+        print(f"| {r['model']} | {r['strategy']} | {r['steps']} | {r['forward_passes']} | {r['batch_seconds']:.3f} | "
+              f"{r['single_seconds']:.3f} | {r['chars_per_second']:.0f} | {r['word_fraction']:.3f} | "
+              f"{r['repeated_4grams']:.3f} |")
+    ref = record["real_text"]
+    print(f"| real text | - | - | - | - | - | - | {ref['word_fraction']:.3f} | {ref['repeated_4grams']:.3f} |")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--diffusion", help="denoiser checkpoint (default: the shipped one)")
+    p.add_argument("--twin", help="the causal twin's checkpoint (default: the shipped twin)")
+    p.add_argument("--out", default=str(RESULTS / "race.json"))
+    p.add_argument("--data")
+    p.add_argument("--steps", type=int, nargs="+", default=[8, 16, 32, 64, 128])
+    p.add_argument("--samples", type=int, default=32)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--draws", type=int, default=8, help="mask draws per window for the NELBO")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+
+    diffusion, tokenizer, saved = (checkpoint.load(args.diffusion, "cpu") if args.diffusion
+                                   else pretrained.load("cpu"))
+    twin, twin_tokenizer, twin_saved = checkpoint.load(args.twin, "cpu") if args.twin else pretrained.load("cpu", twin=True)
+    if twin_tokenizer.chars != tokenizer.chars:
+        raise SystemExit("the two checkpoints have different vocabularies")
+    length = check_twins(diffusion, twin)
+    train_text, val_text = data.split(data.load(args.data))
+    val_ids = tokenizer.encode(val_text)
+
+    diffusion_bpc, diffusion_se = evaluate(diffusion, val_ids, torch.Generator().manual_seed(args.seed),
+                                           draws=args.draws)
+    twin_bpc, _ = evaluate(twin, val_ids, torch.Generator().manual_seed(args.seed))
+    known = vocabulary(train_text)
+    rows = [{**row, **judge(row["texts"], known)} for row in run_settings(diffusion, twin, tokenizer, length, args)]
+    reference = judge(real_text_reference(val_text, length, args.samples, args.seed), known)
+
+    record = {
+        "diffusion_checkpoint": args.diffusion or "shipped", "twin_checkpoint": args.twin or "shipped twin",
+        "params": diffusion.num_params(), "length": length,
+        "training": {name: {"steps": s.get("step"), "minutes": round(s.get("elapsed", 0) / 60, 1),
+                            "curve": [{"step": h["step"], "val_bpc_64_windows": round(h["val_bpc"], 4)}
+                                      for h in s.get("history", [])]}
+                     for name, s in (("diffusion", saved), ("twin", twin_saved))},
+        "prompt": PROMPT, "samples": args.samples, "repeats": args.repeats,
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "threads": torch.get_num_threads(), "torch": torch.__version__,
+                    "load_average_after": round(os.getloadavg()[0], 2)},
+        "likelihood": {"diffusion_bpc": round(diffusion_bpc, 4), "diffusion_se": round(diffusion_se, 4),
+                       "twin_bpc": round(twin_bpc, 4), "ratio": round(diffusion_bpc / twin_bpc, 4),
+                       "draws": args.draws},
+        "real_text": reference,
+        "rows": [{**{k: v for k, v in r.items() if k != "texts"}, "first_text": r["texts"][0]} for r in rows],
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1))
+    plot(record["rows"], reference, out.with_suffix(".png"), args.samples)
+    print_tables(record)
+
+
+if __name__ == "__main__":
+    main()
