@@ -146,7 +146,8 @@ def main():
     p.add_argument("--twin", help="the causal twin's checkpoint (default: the shipped twin)")
     p.add_argument("--out", default=str(RESULTS / "race.json"))
     p.add_argument("--data")
-    p.add_argument("--steps", type=int, nargs="+", default=[8, 16, 32, 64, 128])
+    p.add_argument("--steps", type=int, nargs="+",
+                   help="the denoiser's step counts (default: 8, 16, 32, ... up to the context length)")
     p.add_argument("--samples", type=int, default=32)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--draws", type=int, default=8, help="mask draws per window for the NELBO")
@@ -159,6 +160,7 @@ def main():
     if twin_tokenizer.chars != tokenizer.chars:
         raise SystemExit("the two checkpoints have different vocabularies")
     length = check_twins(diffusion, twin)
+    args.steps = args.steps or [2 ** k for k in range(3, 12) if 2 ** k <= length]
     train_text, val_text = data.split(data.load(args.data))
     val_ids = tokenizer.encode(val_text)
 
