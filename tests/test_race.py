@@ -1,0 +1,58 @@
+"""benchmarks/race.py, the script behind chapter 10's numbers, run on two tiny untrained models."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from dlm_core import checkpoint
+from dlm_core.model import Denoiser
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+import race  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory, tok):
+    """A denoiser and its causal twin, untrained, as checkpoints."""
+    tmp = tmp_path_factory.mktemp("race")
+    paths = {}
+    for causal in (False, True):
+        torch.manual_seed(0)
+        paths[causal] = checkpoint.save(tmp / f"causal-{causal}", Denoiser(tiny_config(causal=causal)), tok)
+    return paths[False], paths[True]
+
+
+def test_race_writes_what_chapter_10_reads(pair, corpus_path, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "race.json"
+    monkeypatch.setattr(sys, "argv", ["race.py", "--diffusion", str(pair[0]), "--twin", str(pair[1]),
+                                      "--out", str(out), "--data", str(corpus_path), "--samples", "3",
+                                      "--repeats", "1", "--draws", "1"])
+    race.main()
+    record = json.loads(out.read_text())
+    assert out.with_suffix(".png").exists() and "| real text |" in capsys.readouterr().out
+    assert record["length"] == 32 and record["samples"] == 3
+    rows = {(r["model"], r["strategy"], r["steps"]): r for r in record["rows"]}
+    expected = {("diffusion", s, n) for s in ("ancestral", "confidence") for n in (8, 16, 32)}
+    expected |= {("autoregressive", "kv-cache", 31), ("autoregressive", "no cache", 31)}
+    assert set(rows) == expected
+    cached, uncached = rows[("autoregressive", "kv-cache", 31)], rows[("autoregressive", "no cache", 31)]
+    assert cached["first_text"] == uncached["first_text"] and len(cached["first_text"]) == 32
+    assert cached["forward_passes"] == uncached["forward_passes"] == 31
+    assert all(1 <= rows[k]["forward_passes"] <= k[2] for k in rows if k[0] == "diffusion")
+    # Untrained models are near-uniform over 65 characters: about log2(65) = 6.02 bits each
+    lk = record["likelihood"]
+    assert abs(lk["twin_bpc"] - 6.02) < 0.1 and abs(lk["diffusion_bpc"] - 6.02) < 0.1
+    assert lk["ratio"] == pytest.approx(lk["diffusion_bpc"] / lk["twin_bpc"], abs=1e-3)
+
+
+def test_race_refuses_two_different_networks(tok):
+    torch.manual_seed(0)
+    denoiser = Denoiser(tiny_config())
+    with pytest.raises(SystemExit, match="different networks"):
+        race.check_twins(denoiser, Denoiser(tiny_config(causal=True, n_layer=1)))
+    with pytest.raises(SystemExit, match="must be a denoiser"):
+        race.check_twins(denoiser, denoiser)
