@@ -122,12 +122,16 @@ def _check_decoding(temperature, top_k, top_p):
         raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
 
 
+def _check_context(model, length: int):
+    if length > model.cfg.block_size:
+        raise ValueError(f"length {length} is longer than the model's context ({model.cfg.block_size})")
+
+
 def _check(model, canvas, steps, strategy, temperature, top_k, top_p, block_length):
     if model.cfg.causal:
         raise ValueError("this is the autoregressive twin (causal=True): generate() writes with it; "
                          "the diffusion sampler needs a denoiser")
-    if canvas.shape[-1] > model.cfg.block_size:
-        raise ValueError(f"length {canvas.shape[-1]} is longer than the model's context ({model.cfg.block_size})")
+    _check_context(model, canvas.shape[-1])
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if not (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1):
@@ -207,25 +211,24 @@ def generate(model, tokenizer, length: int, prompt: str = "\n", n_samples: int =
         raise ValueError("generate() needs the autoregressive twin (causal=True); sample() runs a denoiser")
     if not prompt:
         raise ValueError("the autoregressive twin needs a prompt of at least one character, e.g. '\\n'")
-    canvas = make_canvas(tokenizer, length, prompt)
-    if length > model.cfg.block_size:
-        raise ValueError(f"length {length} is longer than the model's context ({model.cfg.block_size})")
+    prompt_ids = make_canvas(tokenizer, length, prompt)[: len(prompt)]  # make_canvas checks the prompt and length
+    _check_context(model, length)
     _check_decoding(temperature, top_k, top_p)
+    steps = length - len(prompt)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)  # CPU: the same draws on every device
-    x = canvas[: len(prompt)].to(device).repeat(n_samples, 1)  # (B, P)
+    x = prompt_ids.to(device).repeat(n_samples, 1)  # (B, P)
     cache = KVCache(model.cfg.n_layer) if use_cache else None
     confidence = [torch.ones(x.shape, device=device)]
-    for _ in range(length - len(prompt)):
+    for _ in range(steps):
         new = x if cache is None else x[:, len(cache):]  # the characters the model has not read yet
         logits = filter_logits(model(new, cache)[:, -1:].float(), top_k, top_p)  # (B, 1, V)
         x_next, conf = draw(logits, temperature, gen)  # (B, 1) each
         x = torch.cat([x, x_next], dim=1)
         confidence.append(conf)
     model.train(was_training)
-    steps = length - len(prompt)
     revealed_at = (torch.arange(length) - len(prompt) + 1).clamp_min(0).repeat(n_samples, 1)  # step i writes position P+i-1
     texts = [tokenizer.decode(row) for row in x.cpu()]
     return Samples(texts, x.cpu(), revealed_at, torch.cat(confidence, dim=1).cpu(), steps, tokenizer.mask_id)
