@@ -40,6 +40,7 @@ from dlm_core.sampler import generate, sample
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 PROMPT = "\n"  # both models start after a line break, as a speech does
@@ -101,25 +102,29 @@ def real_text_reference(val_text, length, n, seed):
     return [val_text[s: s + length] for s in starts]
 
 
-def plot(rows, reference, path, samples):
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for strategy, marker in (("ancestral", "o"), ("confidence", "s")):
-        pts = [r for r in rows if r["strategy"] == strategy]
-        ax.plot([r["batch_seconds"] for r in pts], [r["word_fraction"] for r in pts], marker=marker,
-                label=f"diffusion, {strategy}")
-        for r in pts:
-            ax.annotate(str(r["steps"]), (r["batch_seconds"], r["word_fraction"]), textcoords="offset points",
-                        xytext=(4, -10), fontsize=8)
-    for r in rows:
-        if r["model"] == "autoregressive":
-            ax.plot(r["batch_seconds"], r["word_fraction"], marker="*", markersize=12, linestyle="none",
-                    label=f"autoregressive twin, {r['strategy']}")
-    ax.axhline(reference["word_fraction"], color="grey", linestyle="--", label="real Shakespeare (validation)")
-    ax.set_xscale("log")
-    ax.set(xlabel=f"seconds to write {samples} texts (CPU, log scale; labels: steps)",
-           ylabel="share of real words", title="Speed against quality")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+def plot(record, path):
+    """Share of real words against wall time, for a batch and for one text (chapter 10 shows it)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, key, what in ((axes[0], "batch_seconds", f"{record['samples']} texts at once"),
+                          (axes[1], "single_seconds", "one text")):
+        for strategy, marker in (("ancestral", "o"), ("confidence", "s")):
+            rows = [r for r in record["rows"] if r["strategy"] == strategy]
+            ax.plot([r[key] for r in rows], [r["word_fraction"] for r in rows], marker=marker,
+                    label=f"diffusion, {strategy}")
+            for r in rows:
+                ax.annotate(str(r["steps"]), (r[key], r["word_fraction"]), xytext=(4, -10),
+                            textcoords="offset points", fontsize=8)
+        for r in record["rows"]:
+            if r["model"] == "autoregressive":
+                ax.plot(r[key], r["word_fraction"], marker="*" if r["strategy"] == "kv-cache" else "x",
+                        markersize=11, linestyle="none", label=f"twin, {r['strategy']}")
+        ax.axhline(record["real_text"]["word_fraction"], color="grey", linestyle="--", label="real text")
+        ax.set(xscale="log", xlabel=f"seconds for {what} (log scale)", title=what)
+        ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks would overlap
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("share of real words")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Speed against quality on a CPU (labels: diffusion steps)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -191,7 +196,7 @@ def main():
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=1))
-    plot(record["rows"], reference, out.with_suffix(".png"), args.samples)
+    plot(record, out.with_suffix(".png"))
     print_tables(record)
 
 
