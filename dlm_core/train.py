@@ -11,7 +11,10 @@ the pieces that make a small run on a laptop count:
   is deterministic: the same seed gives the same weights);
 - checkpoints are written atomically every `ckpt_interval` steps, at the end and on
   Ctrl-C; `resume=True` restores weights, AdamW moments and both random generators,
-  so an interrupted step-budget run continues as if it never stopped.
+  so an interrupted step-budget run continues as if it never stopped;
+- early stopping, for a model that overfits (the autoregressive twin does, chapter 10):
+  `keep_best` keeps the weights of the best validation estimate in `<out>-best`, and
+  `patience` ends the run once that many estimates in a row have not improved on it.
 
 References: Loshchilov & Hutter 2019 (AdamW); Karpathy, nanoGPT `train.py`.
 """
@@ -57,6 +60,8 @@ class TrainConfig:
     eval_interval: int = 250          # steps between validation estimates
     eval_windows: int = 64            # validation windows per estimate (2 mask draws each)
     ckpt_interval: int = 1000         # steps between checkpoints
+    keep_best: bool = False           # also keep the best validation estimate's weights in <out>-best
+    patience: int | None = None       # stop after this many estimates in a row without a new best
     precision: str = "auto"           # auto, fp32 or bf16 (autocast)
     compile: bool = False             # torch.compile the model
     seed: int = 0                     # seeds the weights, the batches and the masks
@@ -79,7 +84,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
-
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be at least 1 (or null for none), got {self.patience}")
 
     @classmethod
     def from_json(cls, path, **overrides) -> TrainConfig:
@@ -177,6 +183,19 @@ def _prepare(cfg: TrainConfig, text: str, out: Path, resume: bool, device):
     return cfg, tokenizer, model, optimizers, gens, start
 
 
+def best_path(out) -> Path:
+    """Where `keep_best` keeps the best weights: beside the run's checkpoint, not inside it,
+    since every save replaces the run's directory whole."""
+    return Path(out).with_name(Path(out).name + "-best")
+
+
+def estimates_since_best(history: list[dict]) -> int:
+    """How many validation estimates came after the best one (0: the last one is the best).
+    Read from the history, so a resumed run counts exactly as if it had not stopped."""
+    values = [h["val_bpc"] for h in history]
+    return len(values) - 1 - values.index(min(values)) if values else 0
+
+
 def distributed_setup(device: torch.device):
     """Under torchrun, join the process group: gloo on CPU, nccl on CUDA, one GPU per process.
     Returns (rank, world size, device); a plain run is rank 0 of 1."""
@@ -203,8 +222,8 @@ def batch_loss(forward, mcfg, x, generator: torch.Generator, rows: slice, **loss
 
 
 def _rank0_clock(elapsed: float, stop: bool, world: int, device) -> tuple[float, bool]:
-    """Rank 0's elapsed time and stop decision, shared: with a time budget every process must
-    use the same learning rate and stop at the same step."""
+    """Rank 0's elapsed time and stop decision, shared: with a time budget or patience every
+    process must use the same learning rate and stop at the same step (only rank 0 validates)."""
     if world == 1:
         return elapsed, stop
     shared = torch.tensor([elapsed, float(stop)], dtype=torch.float64, device=device)
@@ -249,6 +268,9 @@ def train(cfg: TrainConfig, out, data_path=None, resume: bool = False, device=No
             entry["train_bpc"] = smooth / math.log(2)
             bar.set_postfix(train=f"{entry['train_bpc']:.3f}", val=f"{entry['val_bpc']:.3f}")
         state["history"].append(entry)
+        if cfg.keep_best and estimates_since_best(state["history"]) == 0:
+            meta = {"train": asdict(cfg), "step": step, "elapsed": entry["elapsed"], "history": state["history"]}
+            checkpoint.save(best_path(out), model, tokenizer, {**meta, "params": model.num_params()})
         eval_seconds = time.perf_counter() - start
 
     def save():
@@ -262,8 +284,9 @@ def train(cfg: TrainConfig, out, data_path=None, resume: bool = False, device=No
         while True:
             elapsed = time.perf_counter() - clock
             out_of_time = cfg.time_budget is not None and elapsed + eval_seconds >= cfg.time_budget  # keep time for the last estimate
-            elapsed, out_of_time = _rank0_clock(elapsed, out_of_time, world, device)
-            if out_of_time or (cfg.max_steps is not None and step >= cfg.max_steps):
+            out_of_patience = cfg.patience is not None and estimates_since_best(state["history"]) >= cfg.patience
+            elapsed, stop = _rank0_clock(elapsed, out_of_time or out_of_patience, world, device)
+            if stop or (cfg.max_steps is not None and step >= cfg.max_steps):
                 break
             for group in (g for opt in optimizers for g in opt.param_groups):
                 group["lr"] = lr_at(step, cfg, elapsed)

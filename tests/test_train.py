@@ -12,7 +12,8 @@ from safetensors.torch import load_file
 from dlm_core import checkpoint, data
 from dlm_core.masking import evaluate
 from dlm_core.tokenizer import CharTokenizer
-from dlm_core.train import TrainConfig, lr_at, train
+from dlm_core import train as train_module
+from dlm_core.train import TrainConfig, best_path, estimates_since_best, lr_at, train
 
 
 def quick_config(**overrides) -> TrainConfig:
@@ -65,6 +66,7 @@ def test_lr_follows_the_clock_with_a_time_budget():
     (dict(lr=0.0), "lr must be positive"),
     (dict(lr=-1e-3), "lr must be positive"),
     (dict(lr=float("nan")), "lr must be positive"),
+    (dict(patience=0), "patience must be at least 1"),
 ])
 def test_train_config_rejects_bad_settings(kwargs, message):
     """Every bad setting is a ValueError naming it."""
@@ -199,3 +201,53 @@ def test_tiny_time_budget_still_saves(tmp_path, corpus_path):
     result = train(quick_config(max_steps=None, time_budget=0.001), tmp_path / "run", data_path=corpus_path,
                    device="cpu", progress=False)
     assert checkpoint.read_config(tmp_path / "run")["step"] == result["steps"] == 0
+
+
+# --- early stopping ------------------------------------------------------------------------
+
+
+def test_estimates_since_best():
+    """Counted from the history: 0 when the last estimate is the best; ties keep the first best."""
+    history = lambda *values: [{"val_bpc": v} for v in values]  # noqa: E731
+    assert estimates_since_best([]) == 0
+    assert estimates_since_best(history(5.0, 4.0, 3.0)) == 0
+    assert estimates_since_best(history(5.0, 3.0, 3.5, 4.0)) == 2
+    assert estimates_since_best(history(5.0, 3.0, 3.0)) == 1
+
+
+def scripted_validation(monkeypatch, values):
+    """Make the run's validation estimates the given numbers, one per estimate, in order."""
+    values = iter(values)
+    monkeypatch.setattr(train_module, "evaluate", lambda *args, **kwargs: (next(values), 0.0))
+
+
+def test_patience_stops_and_keep_best_keeps_the_best_weights(tmp_path, corpus_path, monkeypatch):
+    """Estimates after steps 0..4 of 5, 4, 3, 3.5, 3.6: with patience 2 the run stops at step 4,
+    and <out>-best holds the weights of step 2, exactly those of a run that ends at step 2."""
+    scripted_validation(monkeypatch, [5.0, 4.0, 3.0, 3.5, 3.6, 9.9, 9.9])
+    cfg = quick_config(eval_interval=1, keep_best=True, patience=2)
+    result = train(cfg, tmp_path / "run", data_path=corpus_path, device="cpu", progress=False)
+    assert result["steps"] == 4 and [h["step"] for h in result["history"]] == [0, 1, 2, 3, 4]
+    assert checkpoint.read_config(tmp_path / "run")["step"] == 4
+    best = best_path(tmp_path / "run")
+    assert best == tmp_path / "run-best" and checkpoint.read_config(best)["step"] == 2
+    assert not (best / "optimizer.safetensors").exists()  # for sampling and evaluating, not resuming
+    scripted_validation(monkeypatch, [5.0, 4.0, 3.0])
+    train(quick_config(max_steps=2, eval_interval=1), tmp_path / "short", data_path=corpus_path,
+          device="cpu", progress=False)
+    ta, tb = tensors(best), tensors(tmp_path / "short")
+    assert all(torch.equal(ta[k], tb[k]) for k in tb)
+
+
+def test_patience_counts_across_a_resume(tmp_path, corpus_path, monkeypatch, capsys):
+    """The count since the best is read from the history, so a resumed run stops where a
+    straight run stops."""
+    cfg = quick_config(eval_interval=1, patience=2)
+    scripted_validation(monkeypatch, [5.0, 4.0, 3.0, 3.5])
+    interrupt_after(monkeypatch, 3)
+    train(cfg, tmp_path / "run", data_path=corpus_path, device="cpu", progress=False)
+    assert "interrupted at step 3" in capsys.readouterr().out
+    monkeypatch.undo()
+    scripted_validation(monkeypatch, [3.6, 9.9])
+    result = train(cfg, tmp_path / "run", data_path=corpus_path, resume=True, device="cpu", progress=False)
+    assert result["steps"] == 4
