@@ -52,6 +52,22 @@ def test_ship_writes_fp16_weights_that_behave_like_the_source(tmp_path, tok):
     torch.testing.assert_close(b[finite], a[finite], atol=2e-2, rtol=1e-2)
 
 
+def test_ship_of_an_early_stopped_run_records_the_whole_run(tmp_path, tok):
+    """Shipping a run's best checkpoint with run=<the run>: the best's weights and step, and the
+    run's last step and whole curve beside them."""
+    torch.manual_seed(0)
+    best, last = Denoiser(preset("tiny")), Denoiser(preset("tiny"))
+    curve = [{"step": 0, "val_bpc": 5.0}, {"step": 2, "val_bpc": 3.0}, {"step": 4, "val_bpc": 3.5}]
+    checkpoint.save(tmp_path / "run-best", best, tok, {"train": {}, "step": 2, "elapsed": 1.0, "history": curve[:2], "params": 1})
+    checkpoint.save(tmp_path / "run", last, tok, {"train": {}, "step": 4, "elapsed": 2.0, "history": curve, "params": 1})
+    pretrained.ship(tmp_path / "run-best", "dlm train", dest=tmp_path / "shipped", run=tmp_path / "run")
+    shipped, _, config = checkpoint.load(tmp_path / "shipped")
+    assert config["step"] == 2 and config["history"] == curve[:2]
+    assert config["run"] == {"step": 4, "elapsed": 2.0, "history": curve}
+    xt = torch.full((1, 8), tok.mask_id)
+    torch.testing.assert_close(shipped(xt), best(xt), atol=2e-2, rtol=1e-2)
+
+
 def test_shipped_twin_is_the_same_network_trained_autoregressively():
     """pretrained.load(twin=True): the denoiser's config with causal=True, the same vocabulary,
     and as many training steps as the denoiser took."""
