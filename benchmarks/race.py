@@ -71,6 +71,14 @@ def timed(write, model, repeats: int):
     return statistics.median(seconds), len(calls) // repeats, out
 
 
+def training_record(saved: dict) -> dict:
+    """A checkpoint's training steps and its run's validation curve: for the best weights of an
+    early-stopped run, the whole run, which went on for `run_steps` (see pretrained.ship)."""
+    run = saved.get("run", saved)
+    return {"steps": saved.get("step"), "run_steps": run.get("step"), "minutes": round(run.get("elapsed", 0) / 60, 1),
+            "curve": [{"step": h["step"], "val_bpc_64_windows": round(h["val_bpc"], 4)} for h in run.get("history", [])]}
+
+
 def judge(texts, known_words) -> dict:
     return {"word_fraction": round(word_fraction(texts, known_words), 4),
             "repeated_4grams": round(repeated_ngram_fraction(texts, 4), 4)}
@@ -179,10 +187,7 @@ def main():
     record = {
         "diffusion_checkpoint": args.diffusion or "shipped", "twin_checkpoint": args.twin or "shipped twin",
         "params": diffusion.num_params(), "length": length,
-        "training": {name: {"steps": s.get("step"), "minutes": round(s.get("elapsed", 0) / 60, 1),
-                            "curve": [{"step": h["step"], "val_bpc_64_windows": round(h["val_bpc"], 4)}
-                                      for h in s.get("history", [])]}
-                     for name, s in (("diffusion", saved), ("twin", twin_saved))},
+        "training": {"diffusion": training_record(saved), "twin": training_record(twin_saved)},
         "prompt": PROMPT, "samples": args.samples, "repeats": args.repeats,
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                     "threads": torch.get_num_threads(), "torch": torch.__version__,

@@ -56,3 +56,14 @@ def test_race_refuses_two_different_networks(tok):
         race.check_twins(denoiser, Denoiser(tiny_config(causal=True, n_layer=1)))
     with pytest.raises(SystemExit, match="must be a denoiser"):
         race.check_twins(denoiser, denoiser)
+
+
+def test_training_record_of_an_early_stopped_twin_covers_the_whole_run():
+    """The shipped twin's weights are its best (step 2), but chapter 10 plots the whole run (to step 4)."""
+    curve = [{"step": 0, "val_bpc": 5.0}, {"step": 2, "val_bpc": 3.0}, {"step": 4, "val_bpc": 3.5}]
+    shipped = {"step": 2, "elapsed": 60.0, "history": curve[:2], "run": {"step": 4, "elapsed": 120.0, "history": curve}}
+    record = race.training_record(shipped)
+    assert (record["steps"], record["run_steps"], record["minutes"]) == (2, 4, 2.0)
+    assert [p["step"] for p in record["curve"]] == [0, 2, 4]
+    plain = race.training_record({"step": 4, "elapsed": 120.0, "history": curve})
+    assert (plain["steps"], plain["run_steps"]) == (4, 4) and len(plain["curve"]) == 3
