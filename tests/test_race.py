@@ -30,7 +30,7 @@ def test_race_writes_what_chapter_10_reads(pair, corpus_path, tmp_path, monkeypa
     out = tmp_path / "race.json"
     monkeypatch.setattr(sys, "argv", ["race.py", "--diffusion", str(pair[0]), "--twin", str(pair[1]),
                                       "--out", str(out), "--data", str(corpus_path), "--samples", "3",
-                                      "--repeats", "1", "--draws", "1"])
+                                      "--repeats", "1", "--batch-repeats", "1", "--draws", "1"])
     race.main()
     record = json.loads(out.read_text())
     assert out.with_suffix(".png").exists() and "| real text |" in capsys.readouterr().out
