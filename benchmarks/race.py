@@ -4,8 +4,9 @@
     python benchmarks/race.py --diffusion runs/mine --twin runs/mine-twin --out results/race-mine.json
 
 Both checkpoints must be the same network (chapter 10 explains why that makes the race fair):
-configs/cpu-25min.json trained the shipped denoiser, configs/ar-twin-25min.json its twin on
-the same number of steps. The script measures, on this machine's CPU:
+configs/cpu-long.json trained the shipped denoiser, configs/ar-twin-long.json its twin on the
+same step budget (the twin stops early and ships its best weights). The script measures, on
+this machine's CPU:
 
 1. Likelihood on the whole validation split: the denoiser's NELBO (an upper bound on its
    negative log-likelihood, 8 mask draws per window) and the twin's exact next-character loss,
