@@ -260,6 +260,10 @@ def train(cfg: TrainConfig, out, data_path=None, resume: bool = False, device=No
     step, clock, smooth, eval_seconds = state["step"], time.perf_counter() - state["elapsed"], None, 0.0
     bar = tqdm(total=cfg.max_steps, initial=step, disable=not (progress and lead), desc="train", unit="step")
 
+    def meta(elapsed: float) -> dict:  # a checkpoint's config.json: the settings and the run so far
+        return {"train": asdict(cfg), "step": step, "elapsed": elapsed, "history": state["history"],
+                "params": model.num_params()}
+
     def record():  # a validation estimate in the history (rank 0 only)
         nonlocal eval_seconds
         start = time.perf_counter()
@@ -269,14 +273,12 @@ def train(cfg: TrainConfig, out, data_path=None, resume: bool = False, device=No
             bar.set_postfix(train=f"{entry['train_bpc']:.3f}", val=f"{entry['val_bpc']:.3f}")
         state["history"].append(entry)
         if cfg.keep_best and estimates_since_best(state["history"]) == 0:
-            meta = {"train": asdict(cfg), "step": step, "elapsed": entry["elapsed"], "history": state["history"]}
-            checkpoint.save(best_path(out), model, tokenizer, {**meta, "params": model.num_params()})
+            checkpoint.save(best_path(out), model, tokenizer, meta(entry["elapsed"]))
         eval_seconds = time.perf_counter() - start
 
     def save():
         state.update(step=step, elapsed=time.perf_counter() - clock)
-        meta = {"train": asdict(cfg), **state, "params": model.num_params()}
-        checkpoint.save(out, model, tokenizer, meta, _state_tensors(model, optimizers, gens))
+        checkpoint.save(out, model, tokenizer, meta(state["elapsed"]), _state_tensors(model, optimizers, gens))
 
     if step == 0 and lead:
         record()

@@ -10,9 +10,9 @@ import torch
 from safetensors.torch import load_file
 
 from dlm_core import checkpoint, data
+from dlm_core import train as train_module
 from dlm_core.masking import evaluate
 from dlm_core.tokenizer import CharTokenizer
-from dlm_core import train as train_module
 from dlm_core.train import TrainConfig, best_path, estimates_since_best, lr_at, train
 
 
