@@ -5,13 +5,17 @@
 
 The peak is measured here, in the same process, as the best rate of a large square matrix
 product in each precision; "share" is the training step's achieved FLOP/s over that peak.
-Training FLOPs are counted by `Denoiser.flops_per_token` (forward + backward).
+Training FLOPs are counted by `Denoiser.flops_per_token` (forward + backward). A last table
+times one layer's attention (scaled_dot_product_attention, forward + backward) in fp32 and
+bf16 at the preset's shapes: on the CPU the bf16 kernel is the slow one, which is why the
+model keeps attention in fp32 under CPU autocast (`model.attention`).
 """
 
 import argparse
 import time
 
 import torch
+import torch.nn.functional as F
 
 from dlm_core.device import autocast, pick_device
 from dlm_core.masking import nelbo_per_sequence
@@ -30,6 +34,19 @@ def matmul_peak(dtype, device, n=1024, seconds=2.0) -> float:
             torch.cuda.synchronize()
         best = max(best, 5 * 2 * n ** 3 / (time.perf_counter() - start))
     return best
+
+
+def attention_ms(cfg, batch_size, dtype, device, repeats=20) -> float:
+    """Milliseconds for one layer's attention forward + backward at the model's shapes."""
+    shape = (batch_size, cfg.n_head, cfg.block_size, cfg.d_model // cfg.n_head)
+    q, k, v = (torch.randn(shape, dtype=dtype, device=device, requires_grad=True) for _ in range(3))
+    for i in range(repeats + 3):
+        if i == 3:
+            start = time.perf_counter()
+        F.scaled_dot_product_attention(q, k, v).sum().backward()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / repeats * 1e3
 
 
 def train_rate(model, batch_size, steps, precision, device, compile_model) -> tuple[float, float]:
@@ -80,6 +97,11 @@ def main():
         rate = flops / sec
         print(f"| {precision} | {sec * 1e3:.0f} | {tokens / sec:,.0f} | {rate / 1e9:.0f} | "
               f"{rate / peaks['fp32']:.0%} | {rate / peaks[precision]:.0%} | {first:.1f} s |")
+    # Under autocast the model keeps attention in fp32 on the CPU (model.attention); this is why.
+    print("\n| attention kernel, one layer | fp32 | bf16 |\n|---|---|---|")
+    ms = {name: attention_ms(model.cfg, args.batch_size, dtype, device)
+          for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
+    print(f"| forward + backward (ms) | {ms['fp32']:.1f} | {ms['bf16']:.1f} |")
 
 
 if __name__ == "__main__":

@@ -104,6 +104,17 @@ class KVCache:
         return k, v
 
 
+def attention(q, k, v, **kwargs):
+    """F.scaled_dot_product_attention, kept in fp32 under CPU autocast: on the CPU PyTorch's bf16
+    attention (its backward above all) is much slower than its fp32 one, and took almost half of
+    a bf16 training step (benchmarks/throughput.py measures both). The matrix products around it
+    stay in bf16."""
+    if q.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+        with torch.autocast("cpu", enabled=False):
+            return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), **kwargs)
+    return F.scaled_dot_product_attention(q, k, v, **kwargs)
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention with rotary positions. Bidirectional unless the config says causal."""
 
@@ -123,8 +134,8 @@ class SelfAttention(nn.Module):
             k, v = cache.extend(self.layer, k, v)  # (B, H, S, C/H), S = cached + T
             # the T new queries are the last T positions: query i sees keys up to S - T + i
             mask = torch.ones(T, k.shape[2], dtype=torch.bool, device=x.device).tril(k.shape[2] - T)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=self.causal and mask is None,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        y = attention(q, k, v, attn_mask=mask, is_causal=self.causal and mask is None,
+                      dropout_p=self.dropout if self.training else 0.0)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
 
 

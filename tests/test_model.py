@@ -2,9 +2,10 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import tiny_config
-from dlm_core.model import PRESETS, Denoiser, KVCache, ModelConfig, preset
+from dlm_core.model import PRESETS, Denoiser, KVCache, ModelConfig, attention, preset
 
 
 def make(causal=False, seed=0):
@@ -112,3 +113,17 @@ def test_kv_cache_refuses_a_denoiser_and_an_overlong_sequence():
     model(torch.zeros(1, 30, dtype=torch.long), cache)
     with pytest.raises(ValueError, match="length 33 is longer than the model's context \\(32\\)"):
         model(torch.zeros(1, 3, dtype=torch.long), cache)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_stays_fp32_under_cpu_autocast(causal):
+    """Under bf16 autocast on the CPU the attention is computed in fp32 (its bf16 backward is slow
+    there): bf16 inputs give exactly the fp32 kernel's output on the same values, in fp32.
+    Without autocast it is plain scaled_dot_product_attention."""
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 16, 8, generator=g).bfloat16() for _ in range(3))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = attention(q, k, v, is_causal=causal)
+    assert y.dtype == torch.float32
+    assert torch.equal(y, F.scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=causal))
+    assert torch.equal(attention(q, k, v, is_causal=causal), F.scaled_dot_product_attention(q, k, v, is_causal=causal))
