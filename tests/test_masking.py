@@ -254,10 +254,10 @@ def estimates(estimator, schedule="linear", n=100_000, seed=0):
     return masking.nelbo_per_sequence(ToyPredictor(), X0.repeat(n, 1), gen, estimator, schedule).double()
 
 
-@pytest.mark.parametrize("estimator, schedule", [("any-order", "linear"), ("continuous", "linear"),
-                                                 ("continuous", "cosine")])
+@pytest.mark.parametrize("estimator, schedule", [("any-order", "linear"), ("any-order-is", "linear"),
+                                                 ("continuous", "linear"), ("continuous", "cosine")])
 def test_estimators_average_to_exact_nelbo(estimator, schedule):
-    """Both estimators are unbiased for NELBO / L: 100,000 draws land within 5 standard errors.
+    """All estimators are unbiased for NELBO / L: 100,000 draws land within 5 standard errors.
     (The plain standard error ignores the stratification of t, so it is conservative; but the linear
     continuous estimator is heavy-tailed, its variance growing like log(1 / smallest t).)"""
     exact = exact_nelbo(ToyPredictor(), X0) / L
@@ -273,8 +273,42 @@ def test_any_order_estimator_has_lower_variance(schedule):
     assert estimates("any-order").var() < estimates("continuous", schedule).var()
 
 
+def test_k_proposal_is_inverse_square_root():
+    p = masking.k_proposal(5)
+    assert p.sum().item() == pytest.approx(1.0, abs=1e-15)
+    torch.testing.assert_close(p / p[0], torch.tensor([1, 2, 3, 4, 5], dtype=torch.float64).rsqrt())
+
+
+def test_importance_sampled_k_follows_the_proposal_with_matching_weights():
+    """any-order-is masks k positions with probability p(k) and weighs each by 1 / (T p(k) k)."""
+    B, T = 40_000, 8
+    x0 = torch.randint(65, (B, T), generator=torch.Generator().manual_seed(0))
+    _, masked, weight = masking.corrupt(x0, 65, torch.Generator().manual_seed(1), "any-order-is")
+    k, p = masked.sum(dim=1), masking.k_proposal(T)
+    assert k.min() >= 1 and k.max() <= T
+    freq = torch.bincount(k, minlength=T + 1)[1:].double() / B
+    assert torch.all((freq - p).abs() < 5 * (p * (1 - p) / B).sqrt())
+    torch.testing.assert_close(weight.double(), 1 / (T * p[k - 1] * k), rtol=1e-6, atol=0)
+
+
+def test_importance_sampled_k_puts_less_weight_on_few_characters():
+    """The sum over a row's masked characters of their squared weights, averaged over rows, is
+    sum_k 1 / (T^2 p(k) k): 1/T times the harmonic number for uniform k, and smaller for
+    p(k) proportional to 1/sqrt(k). Measured from the draws, not only from the formula."""
+    B, T = 40_000, 64
+    x0 = torch.zeros(B, T, dtype=torch.long)
+    squared = {}
+    for estimator in ("any-order", "any-order-is"):
+        _, masked, weight = masking.corrupt(x0, 65, torch.Generator().manual_seed(0), estimator)
+        squared[estimator] = (masked.sum(dim=1) * weight.double() ** 2).mean().item()
+    p, k = masking.k_proposal(T), torch.arange(1, T + 1, dtype=torch.float64)
+    assert squared["any-order"] == pytest.approx((1 / k).sum().item() / T, rel=0.01)
+    assert squared["any-order-is"] == pytest.approx((1 / (T ** 2 * p * k)).sum().item(), rel=0.01)
+    assert squared["any-order-is"] < 0.75 * squared["any-order"]
+
+
 def test_unknown_estimator_rejected():
-    """Only 'any-order' and 'continuous' exist."""
+    """Only 'any-order', 'any-order-is' and 'continuous' exist."""
     with pytest.raises(ValueError, match="unknown estimator 'exact'"):
         masking.nelbo_per_sequence(ToyPredictor(), X0[None], torch.Generator(), estimator="exact")
 

@@ -1,0 +1,68 @@
+"""Gradient noise of the NELBO estimators: how much one batch's gradient scatters around the mean.
+
+    python benchmarks/gradient_noise.py                  # the shipped model, windows of 128
+    python benchmarks/gradient_noise.py --batches 100 --window 64
+
+All estimators of `dlm_core.masking` have the same expectation, so they differ only in how
+noisy a batch's gradient is; late in training that noise, not the gradient's direction, limits
+progress. For each estimator this draws the same `--batches` batches of training windows,
+each with its own masks, and prints the spread of the loss and the total variance of the
+gradient (the trace of its covariance over batches), next to the average sum of squared
+per-character weights that the `any-order-is` proposal minimises (masking.py).
+"""
+
+import argparse
+
+import torch
+
+from dlm_core import data, masking, pretrained
+from dlm_core.masking import ESTIMATORS, corrupt, weighted_masked_ce
+
+
+def squared_weights(T: int, estimator: str) -> float:
+    """E over rows of the sum over masked characters of weight^2 (exact; any-order estimators)."""
+    k = torch.arange(1, T + 1, dtype=torch.float64)
+    p = masking.k_proposal(T) if estimator == "any-order-is" else torch.full((T,), 1 / T, dtype=torch.float64)
+    return (1 / (T ** 2 * p * k)).sum().item()
+
+
+def gradients(model, ids, estimator: str, window: int, batch_size: int, batches: int):
+    """(batches, parameters) gradients and (batches,) losses; the same windows for every estimator."""
+    data_gen, mask_gen = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
+    grads, losses = [], []
+    for _ in range(batches):
+        x0 = data.get_batch(ids, batch_size, window, data_gen)
+        xt, masked, weight = corrupt(x0, model.cfg.mask_id, mask_gen, estimator)
+        loss = weighted_masked_ce(model(xt), x0, masked, weight).mean()
+        model.zero_grad()
+        loss.backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+        losses.append(loss.item())
+    return torch.stack(grads), torch.tensor(losses)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--window", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batches", type=int, default=40)
+    args = p.parse_args()
+    torch.manual_seed(0)
+    model, tokenizer = pretrained.load()[:2]
+    model.train()
+    ids = tokenizer.encode(data.split(data.load())[0])
+    print(f"shipped model, {args.batches} batches of {args.batch_size} training windows of {args.window}\n")
+    print("| estimator | mean loss (nats/char) | loss sd | gradient variance | relative to any-order "
+          "| sum of squared weights |")
+    print("|---|---|---|---|---|---|")
+    variance = {}
+    for estimator in ESTIMATORS:
+        grads, losses = gradients(model, ids, estimator, args.window, args.batch_size, args.batches)
+        variance[estimator] = (grads - grads.mean(dim=0)).pow(2).sum(dim=1).mean().item()
+        weights = "-" if estimator == "continuous" else f"{squared_weights(args.window, estimator):.4f}"
+        print(f"| {estimator} | {losses.mean():.4f} | {losses.std():.4f} | {variance[estimator]:.4f} | "
+              f"{variance[estimator] / variance.get('any-order', variance[estimator]):.2f} | {weights} |")
+
+
+if __name__ == "__main__":
+    main()
