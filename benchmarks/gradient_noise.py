@@ -16,14 +16,13 @@ import argparse
 import torch
 
 from dlm_core import data, masking, pretrained
-from dlm_core.masking import ESTIMATORS, corrupt, weighted_masked_ce
+from dlm_core.masking import ESTIMATORS
 
 
 def squared_weights(T: int, estimator: str) -> float:
-    """E over rows of the sum over masked characters of weight^2 (exact; any-order estimators)."""
-    k = torch.arange(1, T + 1, dtype=torch.float64)
+    """masking.mean_squared_weight for the distribution of k that an any-order estimator draws."""
     p = masking.k_proposal(T) if estimator == "any-order-is" else torch.full((T,), 1 / T, dtype=torch.float64)
-    return (1 / (T ** 2 * p * k)).sum().item()
+    return masking.mean_squared_weight(p)
 
 
 def gradients(model, ids, estimator: str, window: int, batch_size: int, batches: int):
@@ -32,8 +31,7 @@ def gradients(model, ids, estimator: str, window: int, batch_size: int, batches:
     grads, losses = [], []
     for _ in range(batches):
         x0 = data.get_batch(ids, batch_size, window, data_gen)
-        xt, masked, weight = corrupt(x0, model.cfg.mask_id, mask_gen, estimator)
-        loss = weighted_masked_ce(model(xt), x0, masked, weight).mean()
+        loss = masking.nelbo_per_sequence(model, x0, mask_gen, estimator).mean()
         model.zero_grad()
         loss.backward()
         grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))

@@ -42,6 +42,8 @@ def attention_ms(cfg, batch_size, dtype, device, repeats=20) -> float:
     q, k, v = (torch.randn(shape, dtype=dtype, device=device, requires_grad=True) for _ in range(3))
     for i in range(repeats + 3):
         if i == 3:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
             start = time.perf_counter()
         F.scaled_dot_product_attention(q, k, v).sum().backward()
     if device.type == "cuda":

@@ -134,6 +134,15 @@ def k_proposal(T: int) -> torch.Tensor:
     return p / p.sum()
 
 
+def mean_squared_weight(p: torch.Tensor) -> float:
+    """The average over rows of the sum of a row's squared character weights when k ~ p on 1..T:
+    sum_k p(k) k (1 / (T p(k) k))^2 = sum_k 1 / (T^2 p(k) k). Uniform p gives H_T / T; the
+    proposal of `k_proposal` gives the smallest value of all."""
+    T = len(p)
+    k = torch.arange(1, T + 1, dtype=torch.float64)
+    return (1 / (T ** 2 * p * k)).sum().item()
+
+
 def corrupt(x0, mask_id: int, generator: torch.Generator, estimator: str = "any-order",
             schedule: str = "linear", t_sampling: str = "stratified"):
     """Draw the noise of one NELBO estimate per row: (xt, masked, weight), shapes (B, T), (B, T), (B,).
