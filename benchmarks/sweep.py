@@ -1,13 +1,17 @@
-"""The recipe search behind configs/cpu-5min.json: short runs on a step budget, compared at
-equal compute.
+"""The recipe searches behind configs/cpu-5min.json and configs/cpu-25min.json: short runs on
+a step budget, compared at equal compute.
 
-    OMP_NUM_THREADS=1 python benchmarks/sweep.py            # every row (about an hour on 1 core)
+    OMP_NUM_THREADS=1 python benchmarks/sweep.py            # every row (about 3 hours on 1 core)
     OMP_NUM_THREADS=1 python benchmarks/sweep.py L2-muon    # rows whose name starts with this
+    OMP_NUM_THREADS=1 python benchmarks/sweep.py r25        # the 25-minute recipe's rows (13 minutes each)
 
 Step budgets (not wall clock) make each row deterministic and independent of what else the
 machine is doing. Rows of the same group cost about the same compute: e.g. 2 layers x 800
 steps against 4 layers x 400 steps. Each row prints the validation estimate (64 windows,
-2 mask draws) at its last step.
+2 mask draws; 256 windows for the r25 rows) at its last step.
+
+The r25 rows are the 25-minute recipe on 1,200 steps (its cosine over those steps, no compile),
+each changing one setting; `results/recipe-search-25min.log` holds their curves.
 """
 
 import shutil
@@ -36,16 +40,32 @@ ROWS = [
                                           optimizer="muon", lr=1e-2)),
 ]
 
+# The 25-minute recipe (configs/cpu-25min.json) on a step budget, one change per row.
+BASE_25 = dict(preset="laptop", optimizer="muon", lr=1e-2, min_lr_ratio=0.0, warmup_steps=50, batch_size=64,
+               estimator="any-order-is", max_steps=1200, eval_interval=10_000, eval_windows=256)
+ROWS_25 = [
+    ("r25-base", "25-minute recipe", dict()),
+    ("r25-wd0", "weight decay", dict(weight_decay=0.0)),
+    ("r25-wd0.2", "weight decay", dict(weight_decay=0.2)),
+    ("r25-heads2", "heads", dict(model={"n_head": 2})),
+    ("r25-adamw-0.3", "AdamW lr beside Muon", dict(adamw_lr_ratio=0.3)),
+    ("r25-adamw-3", "AdamW lr beside Muon", dict(adamw_lr_ratio=3.0)),
+    ("r25-adamw-10", "AdamW lr beside Muon", dict(adamw_lr_ratio=10.0)),
+    ("r25-adamw-30", "AdamW lr beside Muon", dict(adamw_lr_ratio=30.0)),
+]
+
 
 def main():
     prefix = sys.argv[1] if len(sys.argv) > 1 else ""
     print("| run | group | steps | validation bits/char |\n|---|---|---|---|")
-    for name, group, settings in ROWS:
+    rows = [(name, group, {**BASE, **settings}) for name, group, settings in ROWS] + \
+           [(name, group, {**BASE_25, **settings}) for name, group, settings in ROWS_25]
+    for name, group, settings in rows:
         if not name.startswith(prefix):
             continue
         out = tempfile.mkdtemp()
         shutil.rmtree(out)
-        result = train(TrainConfig(**{**BASE, **settings}), out, progress=False)
+        result = train(TrainConfig(**settings), out, progress=False)
         print(f"| {name} | {group} | {result['steps']} | {result['history'][-1]['val_bpc']:.3f} |", flush=True)
         shutil.rmtree(out, ignore_errors=True)
 

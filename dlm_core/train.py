@@ -52,6 +52,7 @@ class TrainConfig:
     max_steps: int | None = 1000      # step budget (with a time budget too: a cap), or None
     time_budget: float | None = None  # seconds of wall clock; the schedule then follows the clock
     optimizer: str = "adamw"          # adamw, or muon for the blocks' matrices (AdamW for the rest)
+    adamw_lr_ratio: float = 1.0       # with muon: AdamW's lr (embeddings, head, norms) as a multiple of lr
     weight_decay: float = 0.1         # on matrices and embeddings only, not on norms
     beta2: float = 0.99               # AdamW's second-moment decay (0.99: small batches, noisy loss)
     grad_clip: float = 1.0            # clip the gradient norm; the 1/k weights make rare spikes
@@ -84,6 +85,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if not self.adamw_lr_ratio > 0:
+            raise ValueError(f"adamw_lr_ratio must be positive, got {self.adamw_lr_ratio}")
+        if self.optimizer == "adamw" and self.adamw_lr_ratio != 1.0:
+            raise ValueError("adamw_lr_ratio sets AdamW's lr beside Muon's; with optimizer adamw set lr instead")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be at least 1 (or null for none), got {self.patience}")
 
@@ -119,17 +124,20 @@ def lr_at(step: int, cfg: TrainConfig, elapsed: float = 0.0) -> float:
 
 def make_optimizers(model, cfg: TrainConfig) -> list[torch.optim.Optimizer]:
     """AdamW for everything, or Muon for the transformer blocks' weight matrices and AdamW for
-    the embeddings, the output head and the norms (Muon is made for hidden matrices only)."""
+    the embeddings, the output head and the norms (Muon is made for hidden matrices only).
+    Each param group's "lr_ratio" scales the schedule's lr for it: beside Muon, the embeddings
+    and the head learn faster at a higher AdamW lr (`adamw_lr_ratio`), as in modded-nanogpt."""
     hidden = [p for n, p in model.named_parameters() if n.startswith("blocks.") and p.dim() == 2] \
         if cfg.optimizer == "muon" else []
     taken = {id(p) for p in hidden}
     rest = [p for p in model.parameters() if id(p) not in taken]
-    groups = [{"params": [p for p in rest if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-              {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0}]
-    optimizers = [torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, cfg.beta2))]
+    ratio = cfg.adamw_lr_ratio
+    groups = [{"params": [p for p in rest if p.dim() >= 2], "weight_decay": cfg.weight_decay, "lr_ratio": ratio},
+              {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0, "lr_ratio": ratio}]
+    optimizers = [torch.optim.AdamW(groups, lr=cfg.lr * ratio, betas=(0.9, cfg.beta2))]
     if hidden:
-        optimizers.append(torch.optim.Muon(hidden, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                           adjust_lr_fn="match_rms_adamw"))
+        optimizers.append(torch.optim.Muon([{"params": hidden, "lr_ratio": 1.0}], lr=cfg.lr,
+                                           weight_decay=cfg.weight_decay, adjust_lr_fn="match_rms_adamw"))
     return optimizers
 
 
@@ -291,7 +299,7 @@ def train(cfg: TrainConfig, out, data_path=None, resume: bool = False, device=No
             if stop or (cfg.max_steps is not None and step >= cfg.max_steps):
                 break
             for group in (g for opt in optimizers for g in opt.param_groups):
-                group["lr"] = lr_at(step, cfg, elapsed)
+                group["lr"] = lr_at(step, cfg, elapsed) * group["lr_ratio"]
             x = data.get_batch(train_ids, cfg.batch_size, window, gens["data"]).to(device)
             with autocast(device, cfg.precision):
                 loss = batch_loss(forward, model.cfg, x, gens["mask"], rows, **loss_kwargs)

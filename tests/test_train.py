@@ -67,6 +67,8 @@ def test_lr_follows_the_clock_with_a_time_budget():
     (dict(lr=-1e-3), "lr must be positive"),
     (dict(lr=float("nan")), "lr must be positive"),
     (dict(patience=0), "patience must be at least 1"),
+    (dict(optimizer="muon", adamw_lr_ratio=0.0), "adamw_lr_ratio must be positive"),
+    (dict(adamw_lr_ratio=3.0), "with optimizer adamw set lr instead"),
 ])
 def test_train_config_rejects_bad_settings(kwargs, message):
     """Every bad setting is a ValueError naming it."""
@@ -78,6 +80,18 @@ def test_train_config_rejects_zero_steps():
     """max_steps must be at least 1, like batch_size: a run of 0 steps would save nothing."""
     with pytest.raises(ValueError, match="max_steps"):
         TrainConfig(max_steps=0)
+
+
+def test_adamw_lr_ratio_scales_the_first_step(tmp_path, corpus_path):
+    """Beside Muon, AdamW's parameters move by lr * adamw_lr_ratio: Adam's first update of an
+    element with a gradient is +-lr (m / sqrt(v) = +-1), here lr / warmup_steps at step 0."""
+    cfg = quick_config(optimizer="muon", adamw_lr_ratio=3.0, max_steps=1, weight_decay=0.0)
+    train(cfg, tmp_path / "run", data_path=corpus_path, device="cpu", progress=False)
+    model_cfg = checkpoint.load(tmp_path / "run")[0].cfg
+    torch.manual_seed(cfg.seed)  # the initial weights again, as train() drew them
+    start = train_module.Denoiser(model_cfg).state_dict()
+    moved = (tensors(tmp_path / "run")["head.weight"] - start["head.weight"]).abs()
+    assert moved.median().item() == pytest.approx(cfg.lr * 3.0 / cfg.warmup_steps, rel=1e-3)
 
 
 # --- a real (short) run -------------------------------------------------------------------
