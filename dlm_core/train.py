@@ -125,8 +125,8 @@ def lr_at(step: int, cfg: TrainConfig, elapsed: float = 0.0) -> float:
 def make_optimizers(model, cfg: TrainConfig) -> list[torch.optim.Optimizer]:
     """AdamW for everything, or Muon for the transformer blocks' weight matrices and AdamW for
     the embeddings, the output head and the norms (Muon is made for hidden matrices only).
-    Each param group's "lr_ratio" scales the schedule's lr for it: beside Muon, the embeddings
-    and the head learn faster at a higher AdamW lr (`adamw_lr_ratio`), as in modded-nanogpt."""
+    Each param group's "lr_ratio" scales the schedule's lr for it, so beside Muon the embeddings,
+    head and norms can take their own lr (`adamw_lr_ratio`; benchmarks/README.md measures it)."""
     hidden = [p for n, p in model.named_parameters() if n.startswith("blocks.") and p.dim() == 2] \
         if cfg.optimizer == "muon" else []
     taken = {id(p) for p in hidden}
