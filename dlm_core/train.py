@@ -12,6 +12,8 @@ the pieces that make a small run on a laptop count:
 - checkpoints are written atomically every `ckpt_interval` steps, at the end and on
   Ctrl-C; `resume=True` restores weights, AdamW moments and both random generators,
   so an interrupted step-budget run continues as if it never stopped;
+- a window schedule (`window_schedule`) can train on short windows first and the model's
+  full context at the end, at the same characters per step;
 - early stopping, for a model that overfits (the autoregressive twin does, chapter 10):
   `keep_best` keeps the weights of the best validation estimate in `<out>-best`, and
   `patience` ends the run once that many estimates in a row have not improved on it.
@@ -45,7 +47,8 @@ class TrainConfig:
     preset: str = "laptop"            # model size, a name from model.PRESETS
     model: dict = field(default_factory=dict)  # overrides of the preset, e.g. {"d_model": 256}
     causal: bool = False              # train the autoregressive twin instead of the denoiser
-    batch_size: int = 32              # windows per step
+    batch_size: int = 32              # windows per step (of the model's full context)
+    window_schedule: list | None = None  # [[progress, length], ...]: shorter windows early, see window_at
     lr: float = 3e-3                  # peak learning rate; small models take a high one
     min_lr_ratio: float = 0.1         # the cosine decays to lr * min_lr_ratio
     warmup_steps: int = 50            # linear warm-up
@@ -89,6 +92,7 @@ class TrainConfig:
             raise ValueError(f"adamw_lr_ratio must be positive, got {self.adamw_lr_ratio}")
         if self.optimizer == "adamw" and self.adamw_lr_ratio != 1.0:
             raise ValueError("adamw_lr_ratio sets AdamW's lr beside Muon's; with optimizer adamw set lr instead")
+        _check_window_schedule(self.window_schedule)
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be at least 1 (or null for none), got {self.patience}")
 
@@ -108,18 +112,54 @@ class TrainConfig:
         return cls(**{**values, **overrides})
 
 
+def _check_window_schedule(schedule) -> None:
+    if schedule is None:
+        return
+    starts = [entry[0] for entry in schedule if isinstance(entry, (list, tuple)) and len(entry) == 2]
+    if len(starts) != len(schedule) or not starts or starts[0] != 0 \
+            or any(not a < b for a, b in zip(starts, starts[1:])) or starts[-1] >= 1:
+        raise ValueError(f"window_schedule must be [[progress, length], ...] with progress starting at 0 and "
+                         f"rising below 1, e.g. [[0, 64], [0.7, 128]]; got {schedule}")
+    if any(not (isinstance(n, int) and n >= 1) for _, n in schedule):
+        raise ValueError(f"window_schedule lengths must be positive whole numbers, got {schedule}")
+
+
+def progress_at(step: int, cfg: TrainConfig, elapsed: float = 0.0) -> float:
+    """How far through the budget a run is, from 0 to 1: by the clock (`elapsed` seconds of
+    time_budget) with a time budget, else by steps after the warm-up."""
+    if cfg.time_budget is not None:
+        return min(1.0, elapsed / cfg.time_budget)
+    return min(1.0, max(0.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)))
+
+
 def lr_at(step: int, cfg: TrainConfig, elapsed: float = 0.0) -> float:
     """Linear warm-up to cfg.lr over warmup_steps, then a cosine down to lr * min_lr_ratio at the
     end of the budget: at max_steps, or, with a time budget, after time_budget seconds of wall
     clock (`elapsed`), so a run on a slow or busy machine still ends annealed and on time."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
-    if cfg.time_budget is not None:
-        progress = elapsed / cfg.time_budget
-    else:
-        progress = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
-    progress = min(1.0, progress)
+    progress = progress_at(step, cfg, elapsed)
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def window_at(progress: float, cfg: TrainConfig, block_size: int) -> tuple[int, int]:
+    """(windows per step, window length) at this point of the budget.
+
+    Without a schedule: batch_size windows of the model's full context. With one, the last
+    entry whose progress has been reached sets the length, and the number of windows grows
+    to keep the characters per step (batch_size * block_size) the same, so the learning rate
+    means the same throughout. Short windows early make cheaper steps (attention's cost grows
+    with the length) and a young model learns local structure from them as fast; the long
+    windows at the end teach it to use the whole context it is evaluated with
+    (benchmarks/README.md measures both)."""
+    length = block_size
+    for start, n in cfg.window_schedule or []:
+        if progress >= start:
+            length = n
+    if length > block_size or (cfg.batch_size * block_size) % length:
+        raise ValueError(f"window_schedule length {length} must be at most the model's context ({block_size}) "
+                         f"and divide batch_size * block_size ({cfg.batch_size * block_size})")
+    return cfg.batch_size * block_size // length, length
 
 
 def make_optimizers(model, cfg: TrainConfig) -> list[torch.optim.Optimizer]:
@@ -247,17 +287,17 @@ def train(cfg: TrainConfig, out, data_path=None, resume: bool = False, device=No
     out = Path(out)
     device = pick_device(device) if not isinstance(device, torch.device) else device
     rank, world, device = distributed_setup(device)
-    if cfg.batch_size % world:
-        raise ValueError(f"batch_size={cfg.batch_size} does not split over {world} processes; make it a multiple")
     text = data.load(data_path)
     if not resume and (out / "config.json").exists():
         raise ValueError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
     cfg, tokenizer, model, optimizers, gens, state = _prepare(cfg, text, out, resume, device)
     train_ids, val_ids = (tokenizer.encode(part) for part in data.split(text))
-    window = model.cfg.block_size + (1 if model.cfg.causal else 0)
-    rows = slice(rank * cfg.batch_size // world, (rank + 1) * cfg.batch_size // world)
+    for start in [start for start, _ in cfg.window_schedule or []] or [0.0]:
+        batch, _ = window_at(start, cfg, model.cfg.block_size)  # a bad schedule fails now, not mid-run
+        if batch % world:
+            raise ValueError(f"{batch} windows per step do not split over {world} processes; make batch_size a multiple")
     forward = DistributedDataParallel(model) if world > 1 else model
-    forward = torch.compile(forward) if cfg.compile else forward
+    forward = torch.compile(forward, dynamic=False) if cfg.compile else forward  # one graph per window length
     loss_kwargs = {} if model.cfg.causal else {"estimator": cfg.estimator, "t_sampling": cfg.t_sampling}
     lead = rank == 0
 
@@ -300,7 +340,9 @@ def train(cfg: TrainConfig, out, data_path=None, resume: bool = False, device=No
                 break
             for group in (g for opt in optimizers for g in opt.param_groups):
                 group["lr"] = lr_at(step, cfg, elapsed) * group["lr_ratio"]
-            x = data.get_batch(train_ids, cfg.batch_size, window, gens["data"]).to(device)
+            batch, length = window_at(progress_at(step, cfg, elapsed), cfg, model.cfg.block_size)
+            rows = slice(rank * batch // world, (rank + 1) * batch // world)
+            x = data.get_batch(train_ids, batch, length + (1 if model.cfg.causal else 0), gens["data"]).to(device)
             with autocast(device, cfg.precision):
                 loss = batch_loss(forward, model.cfg, x, gens["mask"], rows, **loss_kwargs)
             loss.backward()

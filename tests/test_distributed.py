@@ -40,12 +40,13 @@ def _dlm_train(out, corpus_path, nproc: int | None = None, extra=()):
     return done.stdout
 
 
-@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
-def test_two_gloo_processes_match_one(tmp_path, corpus_path, optimizer):
+@pytest.mark.parametrize("optimizer, schedule", [("adamw", None), ("muon", None), ("adamw", [[0, 16], [0.5, 32]])])
+def test_two_gloo_processes_match_one(tmp_path, corpus_path, optimizer, schedule):
     """torchrun with 2 CPU processes (gloo) trains to the same weights as 1 process on the same
-    global batch, and only rank 0 reports and writes the checkpoint."""
+    global batch, also when a window schedule changes the number of windows per step, and only
+    rank 0 reports and writes the checkpoint."""
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"optimizer": optimizer}))
+    config.write_text(json.dumps({"optimizer": optimizer, "window_schedule": schedule}))
     _dlm_train(tmp_path / "one", corpus_path, extra=("--config", str(config)))
     stdout = _dlm_train(tmp_path / "two", corpus_path, nproc=2, extra=("--config", str(config)))
     assert stdout.count("trained") == 1

@@ -13,7 +13,7 @@ from dlm_core import checkpoint, data
 from dlm_core import train as train_module
 from dlm_core.masking import evaluate
 from dlm_core.tokenizer import CharTokenizer
-from dlm_core.train import TrainConfig, best_path, estimates_since_best, lr_at, train
+from dlm_core.train import TrainConfig, best_path, estimates_since_best, lr_at, train, window_at
 
 
 def quick_config(**overrides) -> TrainConfig:
@@ -53,6 +53,41 @@ def test_lr_follows_the_clock_with_a_time_budget():
     assert lr_at(12, cfg, elapsed=10.0) == lr_at(12, cfg, elapsed=99.0) == pytest.approx(2e-4)
 
 
+def test_window_schedule_keeps_the_characters_per_step():
+    """The last entry reached sets the window length; the number of windows makes up the
+    difference, so every step trains on batch_size * block_size characters."""
+    cfg = TrainConfig(batch_size=8, window_schedule=[[0, 8], [0.5, 16], [0.75, 32]])
+    assert window_at(0.0, cfg, 32) == window_at(0.49, cfg, 32) == (32, 8)
+    assert window_at(0.5, cfg, 32) == (16, 16)
+    assert window_at(0.75, cfg, 32) == window_at(1.0, cfg, 32) == (8, 32)
+    assert window_at(0.3, TrainConfig(batch_size=8), 32) == (8, 32)  # no schedule: the full context
+    with pytest.raises(ValueError, match="at most the model's context"):
+        window_at(0.0, TrainConfig(batch_size=8, window_schedule=[[0, 64]]), 32)
+    with pytest.raises(ValueError, match="divide batch_size"):
+        window_at(0.0, TrainConfig(batch_size=3, window_schedule=[[0, 8]]), 12)
+
+
+def test_training_follows_the_window_schedule(tmp_path, corpus_path, monkeypatch):
+    """A step budget of 20 with 4 warm-up steps: progress (step - 4) / 16 reaches 0.5 at step 12."""
+    real, shapes = data.get_batch, []
+
+    def get_batch(ids, batch_size, block_size, generator):
+        shapes.append((batch_size, block_size))
+        return real(ids, batch_size, block_size, generator)
+
+    monkeypatch.setattr(data, "get_batch", get_batch)
+    cfg = quick_config(max_steps=20, window_schedule=[[0, 16], [0.5, 32]])
+    train(cfg, tmp_path / "run", data_path=corpus_path, device="cpu", progress=False)
+    assert shapes == [(16, 16)] * 12 + [(8, 32)] * 8
+
+
+def test_a_window_schedule_that_does_not_fit_the_model_fails_before_training(tmp_path, corpus_path):
+    with pytest.raises(ValueError, match="at most the model's context"):
+        train(quick_config(window_schedule=[[0, 16], [0.5, 64]]), tmp_path / "run", data_path=corpus_path,
+              device="cpu", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 # --- configuration -----------------------------------------------------------------------
 
 
@@ -69,6 +104,13 @@ def test_lr_follows_the_clock_with_a_time_budget():
     (dict(patience=0), "patience must be at least 1"),
     (dict(optimizer="muon", adamw_lr_ratio=0.0), "adamw_lr_ratio must be positive"),
     (dict(adamw_lr_ratio=3.0), "with optimizer adamw set lr instead"),
+    (dict(window_schedule=[[0.1, 64]]), "progress starting at 0"),
+    (dict(window_schedule=[[0, 64], [0.5, 128], [0.5, 256]]), "rising below 1"),
+    (dict(window_schedule=[[0, 64], [1.0, 128]]), "rising below 1"),
+    (dict(window_schedule=[[0, 64, 128]]), r"\[\[progress, length\], ...\]"),
+    (dict(window_schedule=[64, 128]), r"\[\[progress, length\], ...\]"),
+    (dict(window_schedule=[[0, 0]]), "lengths must be positive whole numbers"),
+    (dict(window_schedule=[[0, 64.5]]), "lengths must be positive whole numbers"),
 ])
 def test_train_config_rejects_bad_settings(kwargs, message):
     """Every bad setting is a ValueError naming it."""
@@ -180,6 +222,14 @@ def test_resume_is_exact(tmp_path, corpus_path, monkeypatch, capsys):
     assert whole["steps"] == resumed["steps"] == 12
     assert_same_run(tmp_path / "whole", tmp_path / "split")
     assert resumed["history"][-1]["val_bpc"] == whole["history"][-1]["val_bpc"]
+
+
+def test_resume_is_exact_with_a_window_schedule(tmp_path, corpus_path, monkeypatch, capsys):
+    """The window length follows the restored step, so a resumed run switches where it would have."""
+    cfg = quick_config(window_schedule=[[0, 16], [0.75, 32]])
+    train(cfg, tmp_path / "whole", data_path=corpus_path, device="cpu", progress=False)
+    run_interrupted_and_resumed(cfg, tmp_path / "split", corpus_path, monkeypatch, capsys)
+    assert_same_run(tmp_path / "whole", tmp_path / "split")
 
 
 def test_resume_is_exact_with_dropout(tmp_path, corpus_path, monkeypatch, capsys):
