@@ -25,7 +25,7 @@ import torch
 
 from . import checkpoint, data, export, pretrained
 from .device import pick_device
-from .masking import ESTIMATORS, evaluate
+from .masking import ESTIMATORS, T_SAMPLINGS, evaluate
 from .model import PRESETS
 from .sampler import STRATEGIES, generate, sample
 from .train import TrainConfig, train
@@ -97,7 +97,7 @@ def cmd_eval(args) -> None:
         train_text, val_text = data.split(data.load(args.data))
         text, source = (val_text if args.split == "val" else train_text), f"{args.split} split"
     ids = tokenizer.encode(text)
-    kwargs = {} if model.cfg.causal else {"estimator": args.estimator}
+    kwargs = {} if model.cfg.causal else {"estimator": args.estimator, "t_sampling": args.t_sampling}
     bpc, se = evaluate(model, ids, torch.Generator().manual_seed(args.seed), draws=args.draws,
                        max_windows=args.windows, **kwargs)
     if args.json:
@@ -160,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--draws", type=int, default=8, help="mask draws per window")
     e.add_argument("--windows", type=int, help="use at most this many windows (default: all)")
     e.add_argument("--estimator", choices=ESTIMATORS, default="any-order")
+    e.add_argument("--t-sampling", choices=T_SAMPLINGS, default="stratified",
+                   help="how mask times are drawn over a batch (iid: independent per draw)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval)

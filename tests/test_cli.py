@@ -74,6 +74,15 @@ def test_eval_text_file(untrained, tmp_path, capsys):
     assert abs(result["bits_per_char"] - 6.02) < 0.3
 
 
+def test_eval_t_sampling(untrained, tmp_path, capsys):
+    """`--t-sampling iid` reaches the estimator: same seed, other mask times, another estimate."""
+    text = tmp_path / "verse.txt"
+    text.write_text("Shall I compare thee to a summer's day?\nThou art more lovely and more temperate.\n" * 4)
+    results = [json.loads(run(capsys, "eval", "--checkpoint", untrained, "--text", text, "--json", *extra)[1])
+               for extra in ((), ("--t-sampling", "stratified"), ("--t-sampling", "iid"))]
+    assert results[0]["bits_per_char"] == results[1]["bits_per_char"] != results[2]["bits_per_char"]
+
+
 def test_sample_plain_output(untrained, capsys):
     """Without --json, each sample is printed under a header and starts with the prompt."""
     code, stdout, _ = run(capsys, "sample", "--checkpoint", untrained, "--prompt", "ROMEO:", "--length", 20,
