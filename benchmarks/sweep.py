@@ -10,8 +10,8 @@ machine is doing. Rows of the same group cost about the same compute: e.g. 2 lay
 steps against 4 layers x 400 steps. Each row prints the validation estimate (64 windows,
 2 mask draws; 256 windows for the r25 rows) at its last step.
 
-The r25 rows are the 25-minute recipe on 1,200 steps (its cosine over those steps, no compile),
-each changing one setting; `results/recipe-search-25min.log` holds their curves.
+The r25 rows are the 25-minute recipe before its window schedule (windows of 128 throughout) on
+1,200 steps (its cosine over those steps, no compile), each changing one setting; `results/recipe-search-25min.log` holds their curves.
 """
 
 import shutil
@@ -40,7 +40,8 @@ ROWS = [
                                           optimizer="muon", lr=1e-2)),
 ]
 
-# The 25-minute recipe (configs/cpu-25min.json) on a step budget, one change per row.
+# The 25-minute recipe as it was before its window schedule (windows of 128 throughout) on a
+# step budget, one change per row.
 BASE_25 = dict(preset="laptop", optimizer="muon", lr=1e-2, min_lr_ratio=0.0, warmup_steps=50, batch_size=64,
                estimator="any-order-is", max_steps=1200, eval_interval=10_000, eval_windows=256)
 ROWS_25 = [
