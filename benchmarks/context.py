@@ -33,12 +33,12 @@ def main():
     p.add_argument("--draws", type=int, default=4)
     p.add_argument("--data")
     args = p.parse_args()
-    text = data.load(args.data)
+    val_text = data.split(data.load(args.data))[1]
     print("| checkpoint | trained context | " + " | ".join(f"windows of {n}" for n in args.lengths) + " |")
     print("|---|---|" + "---|" * len(args.lengths))
     for path in args.checkpoints:
         model, tokenizer, _ = checkpoint.load(path)
-        val_ids = tokenizer.encode(data.split(text)[1])
+        val_ids = tokenizer.encode(val_text)  # each checkpoint's own vocabulary
         cells = []
         for n in args.lengths:
             bpc, se = evaluate(at_length(model, n), val_ids, torch.Generator().manual_seed(0),
