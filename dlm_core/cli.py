@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--windows", type=int, help="use at most this many windows (default: all)")
     e.add_argument("--estimator", choices=ESTIMATORS, default="any-order")
     e.add_argument("--t-sampling", choices=T_SAMPLINGS, default="stratified",
-                   help="how mask times are drawn over a batch (iid: independent per draw)")
+                   help="how a window's mask times are drawn (stratified: in 2 replicates spread over t; iid: independent)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval)
