@@ -3,7 +3,8 @@
     python benchmarks/context.py runs/cpu-25min runs/F --lengths 64 128 256
 
 Each checkpoint is scored on the whole validation split cut into windows of each length (as
-`dlm eval` does at the model's own length), with `draws` masks per window and the same seed.
+`dlm eval` does at the model's own length), with `draws` masks per window (8, as `quality.py`
+uses) and the same seed.
 Rotary positions have no learned table, so a model can be scored on windows longer than it was
 trained on; its positions beyond that were never seen, and the table shows what that costs.
 A shorter window leaves each character less text around it, and more characters near an edge.
@@ -30,7 +31,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoints", nargs="+")
     p.add_argument("--lengths", type=int, nargs="+", default=[64, 128, 256])
-    p.add_argument("--draws", type=int, default=4)
+    p.add_argument("--draws", type=int, default=8)
     p.add_argument("--data")
     args = p.parse_args()
     val_text = data.split(data.load(args.data))[1]
