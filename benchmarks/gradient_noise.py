@@ -32,10 +32,9 @@ def gradients(model, ids, estimator: str, window: int, batch_size: int, batches:
     """(batches, parameters) gradients and (batches,) losses; the same windows for every estimator."""
     data_gen, mask_gen = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
     grads, losses = [], []
-    x0 = data.get_batch(ids, batch_size, window, data_gen)
-    for i in range(batches):
-        if i and not same_windows:
-            x0 = data.get_batch(ids, batch_size, window, data_gen)
+    fixed = data.get_batch(ids, batch_size, window, data_gen) if same_windows else None
+    for _ in range(batches):
+        x0 = fixed if same_windows else data.get_batch(ids, batch_size, window, data_gen)
         loss = masking.nelbo_per_sequence(model, x0, mask_gen, estimator).mean()
         model.zero_grad()
         loss.backward()
