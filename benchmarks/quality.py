@@ -4,11 +4,12 @@
     python benchmarks/quality.py configs/cpu-25min.json --out runs/25min
 
 Runs `dlm train` (in-process) with the config (or, with --eval-only, takes the checkpoint
-already in --out), evaluates the final checkpoint on the whole
-validation split exactly as `dlm eval` does (every window, 8 mask draws each), and writes
-benchmarks/results/<config name>.json with the machine, the wall time, the final NELBO
-with its standard error, and the training curve (validation estimates on 64 windows
-against minutes), plus a PNG of that curve. It prints the curve as a table.
+already in --out), evaluates the final checkpoint on the whole validation split exactly as
+`dlm eval` does (every window, 8 mask draws each), and writes
+benchmarks/results/<config name>.json with the machine (with its measured matrix-multiply
+peak, which tells machines apart: the same budget buys a faster one more steps), the wall
+time, the final NELBO with its standard error, and the training curve (validation estimates
+on 64 windows against minutes), plus a PNG of that curve. It prints the curve as a table.
 """
 
 import argparse
@@ -23,6 +24,7 @@ import torch
 from dlm_core import checkpoint, data
 from dlm_core.masking import evaluate
 from dlm_core.train import TrainConfig, train
+from throughput import matmul_peak
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -40,6 +42,8 @@ def main():
     name = Path(args.config).stem
     out = Path(args.out or f"runs/{name}")
     cfg = TrainConfig.from_json(args.config)
+    peak = {kind: round(matmul_peak(dtype, torch.device("cpu")) / 1e9)  # GFLOP/s, measured before training
+            for kind, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
 
     if not args.eval_only:
         train(cfg, out, data_path=args.data, progress=False)
@@ -50,7 +54,7 @@ def main():
     record = {
         "config": args.config, "settings": json.loads(Path(args.config).read_text()),
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "threads": torch.get_num_threads(), "torch": torch.__version__},
+                    "threads": torch.get_num_threads(), "torch": torch.__version__, "matmul_peak_gflops": peak},
         "params": saved["params"], "steps": saved["step"], "train_wall_seconds": round(saved["elapsed"], 1),
         "val_nelbo_bits_per_char": round(bpc, 4), "val_stderr": round(se, 4),
         "curve": [{"minutes": round(h["elapsed"] / 60, 2), "step": h["step"], "val_bpc_64_windows": round(h["val_bpc"], 4)}
