@@ -22,6 +22,7 @@ import matplotlib
 import torch
 
 from dlm_core import checkpoint, data
+from dlm_core.device import pick_device
 from dlm_core.masking import evaluate
 from dlm_core.train import TrainConfig, train
 from throughput import matmul_peak
@@ -42,7 +43,7 @@ def main():
     name = Path(args.config).stem
     out = Path(args.out or f"runs/{name}")
     cfg = TrainConfig.from_json(args.config)
-    peak = {kind: round(matmul_peak(dtype, torch.device("cpu")) / 1e9)  # GFLOP/s, measured before training
+    peak = {kind: round(matmul_peak(dtype, pick_device()) / 1e9)  # GFLOP/s where train() runs, before it
             for kind, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
 
     if not args.eval_only:
