@@ -6,9 +6,11 @@
 The peak is measured here, in the same process, as the best rate of a large square matrix
 product in each precision; "share" is the training step's achieved FLOP/s over that peak.
 Training FLOPs are counted by `Denoiser.flops_per_token` (forward + backward). A last table
-times one layer's attention (scaled_dot_product_attention, forward + backward) in fp32 and
-bf16 at the preset's shapes: on the CPU the bf16 kernel is the slow one, which is why the
-model keeps attention in fp32 under CPU autocast (`model.attention`).
+times one layer's attention, forward + backward, at the 8,192 characters per step of the
+25-minute recipe's window schedule, four ways: PyTorch's fused kernel in fp32 and in bf16, and
+`model.attention` under bf16 autocast, eager and compiled. On the CPU the fused bf16 kernel is
+the slow one, so `model.attention` keeps the fused kernel in fp32 for long windows and writes
+short ones out as bf16 products, which is faster there.
 """
 
 import argparse
@@ -19,7 +21,7 @@ import torch.nn.functional as F
 
 from dlm_core.device import autocast, pick_device
 from dlm_core.masking import nelbo_per_sequence
-from dlm_core.model import Denoiser, preset
+from dlm_core.model import Denoiser, attention, preset
 from dlm_core.train import TrainConfig, make_optimizers
 
 
@@ -36,16 +38,23 @@ def matmul_peak(dtype, device, n=1024, seconds=2.0) -> float:
     return best
 
 
-def attention_ms(cfg, batch_size, dtype, device, repeats=20) -> float:
-    """Milliseconds for one layer's attention forward + backward at the model's shapes."""
-    shape = (batch_size, cfg.n_head, cfg.block_size, cfg.d_model // cfg.n_head)
+def attention_ms(way, shape, device, repeats=20) -> float:
+    """Milliseconds for one layer's attention, forward + backward, on (B, H, T, D) inputs, in one
+    of four ways: PyTorch's fused kernel in fp32 or in bf16, or `model.attention` under bf16
+    autocast, eager or compiled (on the CPU it writes short windows out as products)."""
+    dtype = torch.float32 if way == "fused fp32" else torch.bfloat16
     q, k, v = (torch.randn(shape, dtype=dtype, device=device, requires_grad=True) for _ in range(3))
+    fn = {"fused fp32": F.scaled_dot_product_attention, "fused bf16": F.scaled_dot_product_attention,
+          "model.attention": attention,
+          "compiled": torch.compile(lambda q, k, v: attention(q, k, v), dynamic=False)}[way]
     for i in range(repeats + 3):
         if i == 3:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
-        F.scaled_dot_product_attention(q, k, v).sum().backward()
+        with autocast(device, "fp32" if way.startswith("fused") else "bf16"):
+            y = fn(q, k, v)
+        y.float().sum().backward()
     if device.type == "cuda":
         torch.cuda.synchronize()
     return (time.perf_counter() - start) / repeats * 1e3
@@ -99,11 +108,13 @@ def main():
         rate = flops / sec
         print(f"| {precision} | {sec * 1e3:.0f} | {tokens / sec:,.0f} | {rate / 1e9:.0f} | "
               f"{rate / peaks['fp32']:.0%} | {rate / peaks[precision]:.0%} | {first:.1f} s |")
-    # Under autocast the model keeps attention in fp32 on the CPU (model.attention); this is why.
-    print("\n| attention kernel, one layer | fp32 | bf16 |\n|---|---|---|")
-    ms = {name: attention_ms(model.cfg, args.batch_size, dtype, device)
-          for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
-    print(f"| forward + backward (ms) | {ms['fp32']:.1f} | {ms['bf16']:.1f} |")
+    # Why model.attention computes attention as it does under CPU autocast.
+    ways = ("fused fp32", "fused bf16", "model.attention", "compiled")
+    print(f"\n| one layer's attention, forward + backward (ms) | {' | '.join(ways)} |\n|---|---|---|---|---|")
+    for length in (32, 64, 128, 256):
+        shape = (8192 // length, model.cfg.n_head, length, model.cfg.d_model // model.cfg.n_head)
+        ms = [attention_ms(way, shape, device) for way in ways]
+        print(f"| {shape[0]} windows of {length} | " + " | ".join(f"{m:.1f}" for m in ms) + " |")
 
 
 if __name__ == "__main__":
