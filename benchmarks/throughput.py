@@ -7,10 +7,10 @@ The peak is measured here, in the same process, as the best rate of a large squa
 product in each precision; "share" is the training step's achieved FLOP/s over that peak.
 Training FLOPs are counted by `Denoiser.flops_per_token` (forward + backward). A last table
 times one layer's attention, forward + backward, at the 8,192 characters per step of the
-25-minute recipe's window schedule, four ways: PyTorch's fused kernel in fp32 and in bf16, and
-`model.attention` under bf16 autocast, eager and compiled. On the CPU the fused bf16 kernel is
-the slow one, so `model.attention` keeps the fused kernel in fp32 for long windows and writes
-short ones out as bf16 products, which is faster there.
+25-minute recipe's window schedule, five ways: PyTorch's fused kernel in fp32 and in bf16,
+the written-out formula in fp32, and `model.attention` under bf16 autocast, eager and compiled.
+On the CPU the fused bf16 kernel is the slow one, so `model.attention` keeps the fused kernel in
+fp32 for long windows and writes short ones out with bf16 products, which is faster there.
 """
 
 import argparse
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from dlm_core.device import autocast, pick_device
 from dlm_core.masking import nelbo_per_sequence
-from dlm_core.model import Denoiser, attention, preset
+from dlm_core.model import Denoiser, attention, preset, written_out_attention
 from dlm_core.train import TrainConfig, make_optimizers
 
 
@@ -38,26 +38,33 @@ def matmul_peak(dtype, device, n=1024, seconds=2.0) -> float:
     return best
 
 
-def attention_ms(way, shape, device, repeats=20) -> float:
+def attention_ms(way, shape, device, rounds=5, repeats=5) -> float:
     """Milliseconds for one layer's attention, forward + backward, on (B, H, T, D) inputs, in one
-    of four ways: PyTorch's fused kernel in fp32 or in bf16, or `model.attention` under bf16
-    autocast, eager or compiled (on the CPU it writes short windows out as products)."""
-    dtype = torch.float32 if way == "fused fp32" else torch.bfloat16
+    of five ways: PyTorch's fused kernel in fp32 or in bf16, the written-out formula in fp32, or
+    `model.attention` under bf16 autocast, eager or compiled (on the CPU it writes short windows
+    out with bf16 products). The median over rounds, so that one stall of a shared machine does
+    not decide the number."""
+    dtype = torch.float32 if way.endswith("fp32") else torch.bfloat16
     q, k, v = (torch.randn(shape, dtype=dtype, device=device, requires_grad=True) for _ in range(3))
     fn = {"fused fp32": F.scaled_dot_product_attention, "fused bf16": F.scaled_dot_product_attention,
-          "model.attention": attention,
+          "written out fp32": written_out_attention, "model.attention": attention,
           "compiled": torch.compile(lambda q, k, v: attention(q, k, v), dynamic=False)}[way]
-    for i in range(repeats + 3):
-        if i == 3:
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-        with autocast(device, "fp32" if way.startswith("fused") else "bf16"):
-            y = fn(q, k, v)
-        y.float().sum().backward()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / repeats * 1e3
+
+    def run(n):
+        for _ in range(n):
+            with autocast(device, "bf16" if way in ("model.attention", "compiled") else "fp32"):
+                y = fn(q, k, v)
+            y.float().sum().backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    run(3)  # warm-up, and compilation for "compiled"
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        run(repeats)
+        times.append((time.perf_counter() - start) / repeats * 1e3)
+    return sorted(times)[rounds // 2]
 
 
 def train_rate(model, batch_size, steps, precision, device, compile_model) -> tuple[float, float]:
@@ -109,8 +116,8 @@ def main():
         print(f"| {precision} | {sec * 1e3:.0f} | {tokens / sec:,.0f} | {rate / 1e9:.0f} | "
               f"{rate / peaks['fp32']:.0%} | {rate / peaks[precision]:.0%} | {first:.1f} s |")
     # Why model.attention computes attention as it does under CPU autocast.
-    ways = ("fused fp32", "fused bf16", "model.attention", "compiled")
-    print(f"\n| one layer's attention, forward + backward (ms) | {' | '.join(ways)} |\n|---|---|---|---|---|")
+    ways = ("fused fp32", "fused bf16", "written out fp32", "model.attention", "compiled")
+    print(f"\n| one layer's attention, forward + backward (ms) | {' | '.join(ways)} |\n|---" + "|---" * len(ways) + "|")
     for length in (32, 64, 128, 256):
         shape = (8192 // length, model.cfg.n_head, length, model.cfg.d_model // model.cfg.n_head)
         ms = [attention_ms(way, shape, device) for way in ways]

@@ -107,20 +107,26 @@ class KVCache:
 SHORT_WINDOW = 128  # on the CPU under autocast, the longest window written out as explicit products
 
 
+def written_out_attention(q, k, v):
+    """softmax(q k^T / sqrt(D)) v as plain operations, the softmax in fp32 for its sums. Unlike
+    the fused kernel it stores the (T, T) scores, but under autocast its two products run in bf16."""
+    scores = q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5  # (B, H, T, T)
+    return torch.softmax(scores.float(), dim=-1).to(v.dtype) @ v  # (B, H, T, C/H)
+
+
 def attention(q, k, v, attn_mask=None, is_causal=False, dropout_p=0.0):
     """F.scaled_dot_product_attention, except on the CPU under bf16 autocast, where PyTorch's
-    bf16 attention kernel (its backward above all) is much slower than its fp32 one; there
+    fused bf16 attention kernel (its backward above all) is slower than its fp32 one. There
     (benchmarks/throughput.py times each way):
-    - windows of up to SHORT_WINDOW, plain bidirectional: softmax(q k^T / sqrt(D)) v written
-      out, the products in bf16 and the softmax in fp32. At these lengths the fused kernel's
-      overhead outweighs its work, and torch.compile fuses the scaling, softmax and casts.
-    - anything else: the fused kernel in fp32, which never stores the (T, T) scores."""
+    - plain bidirectional windows of up to SHORT_WINDOW are written out: their scores are small,
+      and CPUs with bf16 instructions run bf16 products several times as fast as fp32 ones,
+      enough to beat the fused fp32 kernel (written out in fp32, they would lose to it).
+    - anything else goes through the fused kernel in fp32, which never stores the scores."""
     kwargs = dict(attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal)
     if q.device.type != "cpu" or not torch.is_autocast_enabled("cpu"):
         return F.scaled_dot_product_attention(q, k, v, **kwargs)
     if q.shape[-2] <= SHORT_WINDOW and attn_mask is None and not is_causal and dropout_p == 0:
-        scores = q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5  # (B, H, T, T), bf16
-        return torch.softmax(scores.float(), dim=-1) @ v  # (B, H, T, C/H), bf16
+        return written_out_attention(q, k, v)
     with torch.autocast("cpu", enabled=False):
         return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), **kwargs)
 

@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from conftest import tiny_config
-from dlm_core.model import PRESETS, SHORT_WINDOW, Denoiser, KVCache, ModelConfig, attention, preset
+from dlm_core.model import (PRESETS, SHORT_WINDOW, Denoiser, KVCache, ModelConfig, attention, preset,
+                            written_out_attention)
 
 
 def make(causal=False, seed=0):
@@ -127,6 +128,14 @@ def test_attention_stays_fp32_under_cpu_autocast(causal, length):
     assert y.dtype == torch.float32
     assert torch.equal(y, F.scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=causal))
     assert torch.equal(attention(q, k, v, is_causal=causal), F.scaled_dot_product_attention(q, k, v, is_causal=causal))
+
+
+def test_written_out_attention_is_the_fused_kernel_in_fp32():
+    """Outside autocast the written-out formula is exact attention: it matches PyTorch's kernel
+    to fp32 rounding, so the short-window path differs from it only by bf16 products."""
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 16, 8, generator=g) for _ in range(3))
+    torch.testing.assert_close(written_out_attention(q, k, v), F.scaled_dot_product_attention(q, k, v))
 
 
 @pytest.mark.parametrize("length", [1, 16, SHORT_WINDOW])
