@@ -48,6 +48,10 @@ def main():
     p.add_argument("results", nargs="+", type=Path, help="quality.py result files (JSON)")
     args = p.parse_args()
     results = {path.stem: json.loads(path.read_text()) for path in args.results}
+    for path, result in zip(args.results, results.values()):
+        if "curve" not in result or not result.get("settings", {}).get("window_schedule"):
+            p.error(f"{path} is not a quality.py result of a run with a window_schedule: "
+                    "pass the results of such runs, e.g. results/ablations-25min/short-attn-a.json")
     draws = args.results[0].parent / "draws-32.txt"
     scores = scores_32_draws(draws) if draws.exists() else {}
     windows = [w for _, w in next(iter(results.values()))["settings"]["window_schedule"]]

@@ -4,6 +4,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 import phases  # noqa: E402
 
@@ -35,3 +37,12 @@ def test_scores_read_entries_over_one_or_two_lines_and_the_last_wins(tmp_path):
     # the middle entry is spread over two lines, its closing brace alone on the second
     path.write_text(entry("runs/a", 2.5) + "\n" + entry("runs/b", 2.4)[:-1] + "\n}\n" + entry("runs/a", 2.45) + "\n")
     assert phases.scores_32_draws(path) == {"a": 2.45, "b": 2.4}
+
+
+def test_a_result_without_a_window_schedule_is_refused_by_name(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "cpu-5min.json"
+    path.write_text(json.dumps({"curve": [], "steps": 10, "settings": {"window_schedule": None}}))
+    monkeypatch.setattr(sys, "argv", ["phases.py", str(path)])
+    with pytest.raises(SystemExit):
+        phases.main()
+    assert f"{path} is not a quality.py result of a run with a window_schedule" in capsys.readouterr().err
