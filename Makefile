@@ -37,8 +37,10 @@ book: setup
 
 test: unit nbval book-check browser-check
 
+# The unit tests of dlm_core (tests/) and of the benchmark scripts (benchmarks/tests/), the slow
+# ones included; `.venv/bin/python -m pytest -m "not slow"` is the quick run while editing.
 unit: setup
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q tests benchmarks/tests
 
 # nbval runs every notebook top to bottom in a fresh kernel of this environment and compares
 # each cell's outputs with the saved ones (text and errors; images are not compared, see

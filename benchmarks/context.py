@@ -16,7 +16,7 @@ import dataclasses
 import torch
 
 from dlm_core import checkpoint, data
-from dlm_core.masking import evaluate
+from dlm_core.evaluate import evaluate
 from dlm_core.model import Denoiser
 
 

@@ -23,7 +23,7 @@ import torch
 
 from dlm_core import checkpoint, data
 from dlm_core.device import pick_device
-from dlm_core.masking import evaluate
+from dlm_core.evaluate import evaluate
 from dlm_core.train import TrainConfig, train
 from throughput import matmul_peak
 

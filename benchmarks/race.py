@@ -36,7 +36,7 @@ import matplotlib
 import torch
 
 from dlm_core import checkpoint, data, pretrained
-from dlm_core.masking import evaluate
+from dlm_core.evaluate import evaluate
 from dlm_core.quality import repeated_ngram_fraction, vocabulary, word_fraction
 from dlm_core.sampler import generate, sample
 

@@ -49,10 +49,6 @@ ROWS_25 = [
     ("r25-wd0", "weight decay", dict(weight_decay=0.0)),
     ("r25-wd0.2", "weight decay", dict(weight_decay=0.2)),
     ("r25-heads2", "heads", dict(model={"n_head": 2})),
-    ("r25-adamw-0.3", "AdamW lr beside Muon", dict(adamw_lr_ratio=0.3)),
-    ("r25-adamw-3", "AdamW lr beside Muon", dict(adamw_lr_ratio=3.0)),
-    ("r25-adamw-10", "AdamW lr beside Muon", dict(adamw_lr_ratio=10.0)),
-    ("r25-adamw-30", "AdamW lr beside Muon", dict(adamw_lr_ratio=30.0)),
 ]
 
 

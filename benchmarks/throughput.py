@@ -8,9 +8,10 @@ product in each precision; "share" is the training step's achieved FLOP/s over t
 Training FLOPs are counted by `Denoiser.flops_per_token` (forward + backward). A last table
 times one layer's attention, forward + backward, at the 8,192 characters per step of the
 25-minute recipe's window schedule, five ways: PyTorch's fused kernel in fp32 and in bf16,
-the written-out formula in fp32, and `model.attention` under bf16 autocast, eager and compiled.
-On the CPU the fused bf16 kernel is the slow one, so `model.attention` keeps the fused kernel in
-fp32 for long windows and writes short ones out with bf16 products, which is faster there.
+the written-out formula in fp32, and attention under `device.autocast` (bf16), eager and compiled.
+On the CPU the fused bf16 kernel is the slow one, so `device.autocast` switches on the speed path
+of `cpu_attention.py`, which keeps the fused kernel in fp32 for long windows and writes short
+ones out with bf16 products, which is faster there.
 """
 
 import argparse
@@ -21,7 +22,8 @@ import torch.nn.functional as F
 
 from dlm_core.device import autocast, pick_device
 from dlm_core.masking import nelbo_per_sequence
-from dlm_core.model import Denoiser, attention, preset, written_out_attention
+from dlm_core.cpu_attention import written_out_attention
+from dlm_core.model import Denoiser, preset
 from dlm_core.train import TrainConfig, make_optimizers
 
 
@@ -41,18 +43,18 @@ def matmul_peak(dtype, device, n=1024, seconds=2.0) -> float:
 def attention_ms(way, shape, device, rounds=5, repeats=5) -> float:
     """Milliseconds for one layer's attention, forward + backward, on (B, H, T, D) inputs, in one
     of five ways: PyTorch's fused kernel in fp32 or in bf16, the written-out formula in fp32, or
-    `model.attention` under bf16 autocast, eager or compiled (on the CPU it writes short windows
-    out with bf16 products). The median over rounds, so that one stall of a shared machine does
+    attention under `device.autocast` (bf16), eager or compiled (on the CPU it writes short
+    windows out with bf16 products). The median over rounds, so that one stall of a shared machine does
     not decide the number."""
     dtype = torch.float32 if way.endswith("fp32") else torch.bfloat16
     q, k, v = (torch.randn(shape, dtype=dtype, device=device, requires_grad=True) for _ in range(3))
     fn = {"fused fp32": F.scaled_dot_product_attention, "fused bf16": F.scaled_dot_product_attention,
-          "written out fp32": written_out_attention, "model.attention": attention,
-          "compiled": torch.compile(lambda q, k, v: attention(q, k, v), dynamic=False)}[way]
+          "written out fp32": written_out_attention, "autocast": F.scaled_dot_product_attention,
+          "compiled": torch.compile(F.scaled_dot_product_attention, dynamic=False)}[way]
 
     def run(n):
         for _ in range(n):
-            with autocast(device, "bf16" if way in ("model.attention", "compiled") else "fp32"):
+            with autocast(device, "bf16" if way in ("autocast", "compiled") else "fp32"):
                 y = fn(q, k, v)
             y.float().sum().backward()
         if device.type == "cuda":
@@ -115,8 +117,8 @@ def main():
         rate = flops / sec
         print(f"| {precision} | {sec * 1e3:.0f} | {tokens / sec:,.0f} | {rate / 1e9:.0f} | "
               f"{rate / peaks['fp32']:.0%} | {rate / peaks[precision]:.0%} | {first:.1f} s |")
-    # Why model.attention computes attention as it does under CPU autocast.
-    ways = ("fused fp32", "fused bf16", "written out fp32", "model.attention", "compiled")
+    # Why cpu_attention.py computes attention as it does under CPU autocast.
+    ways = ("fused fp32", "fused bf16", "written out fp32", "autocast", "compiled")
     print(f"\n| one layer's attention, forward + backward (ms) | {' | '.join(ways)} |\n|---" + "|---" * len(ways) + "|")
     for length in (32, 64, 128, 256):
         shape = (8192 // length, model.cfg.n_head, length, model.cfg.d_model // model.cfg.n_head)

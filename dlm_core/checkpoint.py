@@ -111,3 +111,30 @@ def load(path, device="cpu") -> tuple[Denoiser, CharTokenizer, dict]:
 def load_extra(path) -> dict:
     """The optimizer and generator state saved for resuming."""
     return _load_tensors(_resolve(path) / "optimizer.safetensors")
+
+
+def training_state(model, optimizers, gens: dict) -> dict:
+    """What resuming needs beyond the weights, as one flat dict of tensors: the optimizer moments
+    by parameter name, and the states of the run's random generators."""
+    out = {f"rng.{k}": g.get_state() for k, g in gens.items()}
+    out["rng.torch"] = torch.get_rng_state()  # dropout draws from the global generator
+    state = {p: st for opt in optimizers for p, st in opt.state.items()}
+    for name, p in model.named_parameters():
+        for k, v in state.get(p, {}).items():
+            out[f"opt.{name}.{k}"] = v
+    return out
+
+
+def restore_training_state(tensors: dict, model, optimizers, gens: dict) -> None:
+    """Put the state of `training_state` back into fresh optimizers and generators."""
+    for k, g in gens.items():
+        g.set_state(tensors[f"rng.{k}"])
+    torch.set_rng_state(tensors["rng.torch"])
+    owner = {p: opt for opt in optimizers for group in opt.param_groups for p in group["params"]}
+    for name, p in model.named_parameters():
+        prefix = f"opt.{name}."
+        state = {k[len(prefix):]: v.to(p.device) for k, v in tensors.items() if k.startswith(prefix)}
+        if "step" in state:
+            state["step"] = state["step"].cpu()  # AdamW keeps its step count on the CPU
+        if state:
+            owner[p].state[p] = state

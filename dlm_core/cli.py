@@ -25,25 +25,35 @@ import torch
 
 from . import checkpoint, data, export, pretrained
 from .device import pick_device
-from .masking import ESTIMATORS, T_SAMPLINGS, evaluate
+from .evaluate import evaluate
+from .masking import ESTIMATORS
 from .model import PRESETS
 from .sampler import STRATEGIES, generate, sample
 from .train import TrainConfig, train
 
 
-def _train_config(args) -> TrainConfig:
-    """The config file's settings (if any), overridden by the options given on the command line."""
+def _options(args) -> dict:
+    """The training settings given on the command line."""
     values = {name: getattr(args, name) for name in
               ("preset", "max_steps", "batch_size", "lr", "seed", "causal", "compile", "precision")
               if getattr(args, name) is not None}
     if args.minutes is not None:
         values.update(time_budget=60 * args.minutes, max_steps=None)
+    return values
+
+
+def _train_config(args) -> TrainConfig:
+    """The config file's settings (if any), overridden by the options given on the command line."""
+    values = _options(args)
     return TrainConfig.from_json(args.config, **values) if args.config else TrainConfig(**values)
 
 
 def cmd_train(args) -> None:
-    result = train(_train_config(args) if not args.resume else TrainConfig(), args.out,
-                   data_path=args.data, resume=args.resume, device=args.device, progress=not args.quiet)
+    if args.resume and args.config:
+        raise ValueError("--config cannot be combined with --resume: the run continues under its saved settings")
+    cfg, overrides = (None, _options(args)) if args.resume else (_train_config(args), None)
+    result = train(cfg, args.out, data_path=args.data, resume=args.resume, device=args.device,
+                   progress=not args.quiet, overrides=overrides)
     if result["rank"] != 0:  # under torchrun, one summary is enough
         return
     last = result["history"][-1]
@@ -97,7 +107,7 @@ def cmd_eval(args) -> None:
         train_text, val_text = data.split(data.load(args.data))
         text, source = (val_text if args.split == "val" else train_text), f"{args.split} split"
     ids = tokenizer.encode(text)
-    kwargs = {} if model.cfg.causal else {"estimator": args.estimator, "t_sampling": args.t_sampling}
+    kwargs = {} if model.cfg.causal else {"estimator": args.estimator}
     bpc, se = evaluate(model, ids, torch.Generator().manual_seed(args.seed), draws=args.draws,
                        max_windows=args.windows, **kwargs)
     if args.json:
@@ -133,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--precision", choices=["auto", "fp32", "bf16"])
     t.add_argument("--causal", action="store_true", default=None, help="train the autoregressive twin")
     t.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
-    t.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the checkpoint in --out under its saved settings (of the options above, only "
+                        "--max-steps, --precision and --compile may change)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
@@ -160,8 +172,6 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--draws", type=int, default=8, help="mask draws per window (an even number: two stratified sets, which lowers the noise)")
     e.add_argument("--windows", type=int, help="use at most this many windows (default: all)")
     e.add_argument("--estimator", choices=ESTIMATORS, default="any-order")
-    e.add_argument("--t-sampling", choices=T_SAMPLINGS, default="stratified",
-                   help="how a window's mask times are drawn (stratified: in 2 replicates spread over t; iid: independent)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval)

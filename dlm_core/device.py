@@ -12,6 +12,8 @@ import contextlib
 
 import torch
 
+from .cpu_attention import CPUAttention
+
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -35,14 +37,28 @@ def cpu_has_fast_bf16() -> bool:
     return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
-def autocast(device: torch.device, precision: str = "auto"):
-    """A context manager running the forward pass in bf16 where that is chosen, else a no-op."""
+def resolve_precision(device: torch.device, precision: str = "auto") -> str:
+    """What `precision` means on `device`: fp32 or bf16 ("auto": bf16 where the hardware is fast at it)."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        fast = (device.type == "cuda" and torch.cuda.is_bf16_supported()) or \
-               (device.type == "cpu" and cpu_has_fast_bf16())
-        precision = "bf16" if fast else "fp32"
-    if precision == "fp32":
+    if precision != "auto":
+        return precision
+    fast = (device.type == "cuda" and torch.cuda.is_bf16_supported()) or \
+           (device.type == "cpu" and cpu_has_fast_bf16())
+    return "bf16" if fast else "fp32"
+
+
+def autocast(device: torch.device, precision: str = "auto"):
+    """A context manager running the forward pass in bf16 where that is chosen, else a no-op."""
+    if resolve_precision(device, precision) == "fp32":
         return contextlib.nullcontext()
+    if device.type == "cpu":
+        return cpu_autocast()
     return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+@contextlib.contextmanager
+def cpu_autocast():
+    """bf16 autocast on the CPU, with attention through the speed path of cpu_attention.py."""
+    with torch.autocast("cpu", dtype=torch.bfloat16), CPUAttention():
+        yield

@@ -34,7 +34,7 @@ sum_k 1 / (T^2 p(k) k), smallest for p(k) proportional to 1/sqrt(k). That is the
 `any-order-is` estimator: the same objective, more characters that count in each batch.
 
 References: Austin et al. 2021, D3PM; Sahoo et al. 2024, MDLM; Shi et al. 2024, MD4;
-Ou et al. 2024, RADD (the any-order view); Kingma et al. 2021, VDM (low-discrepancy t).
+Ou et al. 2024, RADD (the any-order view); Kingma et al. 2021, VDM (low-discrepancy t). Scoring a model on a text: `evaluate.py`.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ import torch
 import torch.nn.functional as F
 
 SCHEDULES = ("linear", "cosine")
-T_SAMPLINGS = ("stratified", "antithetic", "iid")
 ESTIMATORS = ("any-order", "any-order-is", "continuous")
 
 
@@ -91,24 +90,13 @@ def _rand(shape, generator: torch.Generator, device) -> torch.Tensor:
     return torch.rand(shape, generator=generator, device=generator.device).to(device)
 
 
-def sample_t(n: int, generator: torch.Generator, method: str = "stratified", device="cpu",
-             block: int | None = None) -> torch.Tensor:
-    """n times in (0, 1]. Low-discrepancy draws cover [0, 1] evenly within one batch, which
-    lowers the variance of the batch loss without changing its expectation. `block` spreads
-    each run of `block` consecutive rows over [0, 1] on its own (default: all n rows at once)."""
-    m = n if block is None else block
-    if m < 1 or n % m:
-        raise ValueError(f"block must divide the number of times: {n} times in blocks of {m}")
-    u = _rand((n // m, m), generator, device)  # [0, 1), one row per block
-    if method == "stratified":
-        t = (m - torch.arange(m, device=device) - u) / m  # one draw in each of m equal strata
-    elif method == "antithetic":
-        t = torch.cat([1 - u[:, : (m + 1) // 2], u[:, : m // 2]], dim=1)  # pairs (t, 1 - t)
-    elif method == "iid":
-        t = 1 - u
-    else:
-        raise ValueError(f"unknown t sampling {method!r}; choose one of {', '.join(T_SAMPLINGS)}")
-    return t.flatten().clamp_min(1e-6)  # t = 0 (probability ~0, but float32 rounds) would have an infinite weight
+def sample_t(n: int, generator: torch.Generator, device="cpu") -> torch.Tensor:
+    """n stratified times in (0, 1]: one uniform draw in each of n equal strata. The draws cover
+    [0, 1] evenly within a batch, which lowers the variance of the batch loss without changing
+    its expectation (each row's t is still uniform once the strata are shuffled over rows)."""
+    u = _rand((n,), generator, device)  # [0, 1)
+    t = (n - torch.arange(n, device=device) - u) / n  # row i in stratum ((n-1-i)/n, (n-i)/n]
+    return t.clamp_min(1e-6)  # t = 0 (probability ~0, but float32 rounds) would have an infinite weight
 
 
 def mask_from_uniforms(x0, u, t, mask_id: int, schedule: str = "linear"):
@@ -149,16 +137,16 @@ def mean_squared_weight(p: torch.Tensor) -> float:
 
 
 def corrupt(x0, mask_id: int, generator: torch.Generator, estimator: str = "any-order",
-            schedule: str = "linear", t_sampling: str = "stratified", t_block: int | None = None):
+            schedule: str = "linear", t: torch.Tensor | None = None):
     """Draw the noise of one NELBO estimate per row: (xt, masked, weight), shapes (B, T), (B, T), (B,).
-    Times are spread over runs of `t_block` consecutive rows (default: the whole batch; see `sample_t`).
+    The times t (B,) are stratified over the batch (`sample_t`) unless given.
 
     `any-order`: k ~ U{1..T} (stratified over the batch), exactly k masks, weight 1/k.
     `any-order-is`: k ~ p(k) of `k_proposal` (stratified), exactly k masks, weight 1/(T p(k) k).
     `continuous`: t ~ U(0, 1] (stratified), independent masks with rate 1 - alpha_t, weight w(t)/T.
     """
     B, T = x0.shape
-    t = sample_t(B, generator, t_sampling, device=x0.device, block=t_block)
+    t = sample_t(B, generator, x0.device) if t is None else t.to(x0.device)
     if estimator == "any-order":
         k = torch.ceil(t * T).long().clamp(1, T)  # t in (0, 1] -> k in {1..T}, uniform if t is
         xt, masked = mask_exactly(x0, k, mask_id, generator)
@@ -182,10 +170,9 @@ def weighted_masked_ce(logits, x0, masked, weight) -> torch.Tensor:
 
 
 def nelbo_per_sequence(model, x0, generator: torch.Generator, estimator: str = "any-order",
-                       schedule: str = "linear", t_sampling: str = "stratified",
-                       t_block: int | None = None) -> torch.Tensor:
+                       schedule: str = "linear", t: torch.Tensor | None = None) -> torch.Tensor:
     """One unbiased estimate of NELBO(x0) / T in nats per character for each row: (B,)."""
-    xt, masked, weight = corrupt(x0, model.cfg.mask_id, generator, estimator, schedule, t_sampling, t_block)
+    xt, masked, weight = corrupt(x0, model.cfg.mask_id, generator, estimator, schedule, t)
     return weighted_masked_ce(model(xt), x0, masked, weight)
 
 
@@ -197,69 +184,5 @@ def next_char_per_sequence(model, x) -> torch.Tensor:
 
 
 def loss_per_sequence(model, x, generator, **kwargs) -> torch.Tensor:
-    """The training loss of either model: the NELBO for the denoiser, next-character CE for the twin."""
+    """The loss of either model per row: the NELBO for the denoiser, next-character CE for the twin."""
     return next_char_per_sequence(model, x) if model.cfg.causal else nelbo_per_sequence(model, x, generator, **kwargs)
-
-
-@torch.no_grad()
-def _standard_error(bits: torch.Tensor, all_windows: bool, exact: bool) -> float:
-    """Monte-Carlo standard error of the mean of `bits` (windows x replicates), where each
-    replicate is an independent, unbiased estimate of its window's value.
-
-    With every window of the text scored, only the masks are random: the error comes from
-    the spread of the replicates within each window (none for an exact loss). When the windows
-    are a random subset, which ones were drawn is random too, and the spread of the window
-    means covers both; it is also the (cautious) fallback when one replicate per window leaves
-    the within-window spread unknown."""
-    n, replicates = bits.shape
-    if all_windows and exact:
-        return 0.0
-    if all_windows and replicates > 1:
-        return math.sqrt(bits.var(dim=1).sum().item() / replicates) / n
-    return bits.mean(dim=1).std().item() / math.sqrt(n) if n > 1 else float("nan")
-
-
-def strata_per_replicate(draws: int) -> int:
-    """How `evaluate` splits a window's draws: 2 replicates of draws / 2 stratified times when
-    draws is even, else `draws` replicates of one independent time each.
-
-    Stratifying a window's times lowers the variance, but a single stratified set gives no
-    honest estimate of its own error (its draws are not independent). Two independent sets
-    per window do: their difference measures it."""
-    return draws // 2 if draws % 2 == 0 else 1
-
-
-@torch.no_grad()
-def evaluate(model, data: torch.Tensor, generator: torch.Generator, draws: int = 4,
-             max_windows: int | None = None, batch_size: int = 64, **kwargs) -> tuple[float, float]:
-    """Bits per character on `data` (1-D ids) and its Monte-Carlo standard error.
-
-    The text is cut into consecutive windows of the model's context (a tail shorter than a
-    window is left out); each window gets `draws` masks, in replicates of stratified times
-    (`strata_per_replicate`). The autoregressive twin's loss is exact, so it needs one pass
-    and, scored on every window, has no error. `max_windows` scores a random subset instead
-    (faster, noisier).
-    """
-    from .data import windows
-
-    if draws < 1 or (max_windows is not None and max_windows < 1):
-        raise ValueError(f"draws and max_windows must be at least 1, got draws={draws}, max_windows={max_windows}")
-    was_training = model.training
-    model.eval()
-    T = model.cfg.block_size + (1 if model.cfg.causal else 0)
-    w = windows(data, T)
-    all_windows = max_windows is None or len(w) <= max_windows
-    if not all_windows:
-        w = w[torch.randperm(len(w), generator=torch.Generator().manual_seed(0))[:max_windows]]
-    draws = 1 if model.cfg.causal else draws
-    strata = strata_per_replicate(draws)
-    device = next(model.parameters(), torch.empty(0)).device  # no parameters (an OnnxDenoiser): the CPU
-    rows = max(1, batch_size // draws)
-    per_draw = []
-    for i in range(0, len(w), rows):
-        x = w[i: i + rows].to(device).repeat_interleave(draws, dim=0)  # a window's draws are adjacent rows
-        per_draw.append(loss_per_sequence(model, x, generator, t_block=strata, **kwargs).view(-1, draws).cpu())
-    model.train(was_training)
-    bits = torch.cat(per_draw).double() / math.log(2)  # (windows, draws)
-    bits = bits.view(len(bits), -1, strata).mean(dim=2)  # (windows, replicates)
-    return bits.mean().item(), _standard_error(bits, all_windows, exact=model.cfg.causal)

@@ -20,6 +20,9 @@ already written, so each new character costs one position's work instead of a pa
 the whole prefix. (The denoiser cannot do this: revealing one character changes what every
 other position attends to, so its keys and values are stale after every step.)
 
+Shapes in comments: B sequences, T positions, C = d_model channels, H heads of D = C / H
+channels each (the head width), V characters in the vocabulary.
+
 References: Vaswani et al. 2017 (the transformer); Sahoo et al. 2024, MDLM (SUBS);
 Shi et al. 2024, MD4; Karpathy, nanoGPT `model.py` (the layout of this file).
 """
@@ -27,7 +30,7 @@ Shi et al. 2024, MD4; Karpathy, nanoGPT `model.py` (the layout of this file).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn as nn
@@ -42,11 +45,12 @@ class ModelConfig:
     n_layer: int = 4        # transformer blocks
     n_head: int = 4         # attention heads; d_model must divide by it
     d_model: int = 128      # width of the residual stream
-    dropout: float = 0.0    # short CPU runs do not overfit; the long GPU run may want 0.1-0.2
+    dropout: float = 0.0    # on the embeddings and each residual branch; long runs overfit without it
     rope_base: float = 10000.0  # rotary embeddings: the slowest rotation's wavelength scale
     causal: bool = False    # True: the autoregressive twin (attend left only, predict the next char)
 
     def __post_init__(self):
+        check_field_types(self)
         if self.d_model % self.n_head:
             raise ValueError(f"d_model={self.d_model} is not divisible by n_head={self.n_head}")
         if not 0 <= self.mask_id < self.vocab_size:
@@ -54,6 +58,21 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+_TYPES = {"int": int, "float": (int, float), "bool": bool, "str": str, "dict": dict, "list": list}
+
+
+def check_field_types(config) -> None:
+    """A one-line error for a setting of the wrong type (e.g. {"lr": "fast"} from a JSON file),
+    read from the dataclass's annotations ("int", "float | None", ...)."""
+    for f in fields(config):
+        value, allowed = getattr(config, f.name), [a.strip() for a in str(f.type).split("|")]
+        if value is None and "None" in allowed:
+            continue
+        is_bool = isinstance(value, bool)  # True is an int to Python, but not a number of steps
+        if not any(isinstance(value, _TYPES[a]) and (a == "bool" or not is_bool) for a in allowed if a in _TYPES):
+            raise ValueError(f"setting {f.name} must be {' or '.join(allowed)}, got {value!r}")
 
 
 # Named sizes. `tiny` trains in seconds (tests); `laptop` is the CPU recipe of the course;
@@ -72,7 +91,7 @@ def preset(name: str, **overrides) -> ModelConfig:
 
 
 def rotary_tables(cfg: ModelConfig):
-    """cos and sin of the rotation angles pos * theta_j, theta_j = base^(-2j/D): (T, D/2) each."""
+    """cos and sin of the rotation angles pos * theta_j, theta_j = base^(-2j/D), D = head_dim: (T, D/2) each."""
     head_dim = cfg.d_model // cfg.n_head
     theta = cfg.rope_base ** (-torch.arange(0, head_dim, 2).float() / head_dim)  # (D/2,)
     angles = torch.outer(torch.arange(cfg.block_size).float(), theta)  # (T, D/2)
@@ -80,55 +99,10 @@ def rotary_tables(cfg: ModelConfig):
 
 
 def rotate(x, cos, sin):
-    """Rotary position embedding: turn each pair of channels of q or k by an angle that grows
-    with the position, so that q . k depends on how far apart two characters are."""
+    """Rotary position embedding: turn each pair of channels (j, j + D/2) of q or k by an angle
+    that grows with the position, so that q . k depends on how far apart two characters are."""
     x1, x2 = x.chunk(2, dim=-1)  # (B, H, T, D/2) each
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
-
-
-class KVCache:
-    """The keys and values of the characters seen so far, one (B, H, t, C/H) pair per layer."""
-
-    def __init__(self, n_layer: int):
-        self.k: list[torch.Tensor | None] = [None] * n_layer
-        self.v: list[torch.Tensor | None] = [None] * n_layer
-
-    def __len__(self) -> int:  # positions cached so far
-        return 0 if self.k[0] is None else self.k[0].shape[2]
-
-    def extend(self, layer: int, k, v):
-        """Append this step's keys and values; return all of them."""
-        if self.k[layer] is not None:
-            k, v = torch.cat([self.k[layer], k], dim=2), torch.cat([self.v[layer], v], dim=2)
-        self.k[layer], self.v[layer] = k, v
-        return k, v
-
-
-SHORT_WINDOW = 128  # on the CPU under autocast, the longest window written out as explicit products
-
-
-def written_out_attention(q, k, v):
-    """softmax(q k^T / sqrt(D)) v as plain operations, the softmax in fp32 for its sums. Unlike
-    the fused kernel it stores the (T, T) scores, but under autocast its two products run in bf16."""
-    scores = q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5  # (B, H, T, T)
-    return torch.softmax(scores.float(), dim=-1).to(v.dtype) @ v  # (B, H, T, C/H)
-
-
-def attention(q, k, v, attn_mask=None, is_causal=False, dropout_p=0.0):
-    """F.scaled_dot_product_attention, except on the CPU under bf16 autocast, where PyTorch's
-    fused bf16 attention kernel (its backward above all) is slower than its fp32 one. There
-    (benchmarks/throughput.py times each way):
-    - plain bidirectional windows of up to SHORT_WINDOW are written out: their scores are small,
-      and CPUs with bf16 instructions run bf16 products several times as fast as fp32 ones,
-      enough to beat the fused fp32 kernel (written out in fp32, they would lose to it).
-    - anything else goes through the fused kernel in fp32, which never stores the scores."""
-    kwargs = dict(attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal)
-    if q.device.type != "cpu" or not torch.is_autocast_enabled("cpu"):
-        return F.scaled_dot_product_attention(q, k, v, **kwargs)
-    if q.shape[-2] <= SHORT_WINDOW and attn_mask is None and not is_causal and dropout_p == 0:
-        return written_out_attention(q, k, v)
-    with torch.autocast("cpu", enabled=False):
-        return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), **kwargs)
 
 
 class SelfAttention(nn.Module):
@@ -136,22 +110,21 @@ class SelfAttention(nn.Module):
 
     def __init__(self, cfg: ModelConfig, layer: int = 0):
         super().__init__()
-        self.n_head, self.causal, self.dropout, self.layer = cfg.n_head, cfg.causal, cfg.dropout, layer
+        self.n_head, self.causal, self.layer = cfg.n_head, cfg.causal, layer
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
 
-    def forward(self, x, cos, sin, cache: KVCache | None = None):  # x: (B, T, C); cos, sin: (T, C/H/2)
+    def forward(self, x, cos, sin, cache: KVCache | None = None):  # x: (B, T, C); cos, sin: (T, D/2)
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
-        q, k, v = (z.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for z in (q, k, v))  # (B, H, T, C/H)
+        q, k, v = (z.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for z in (q, k, v))  # (B, H, T, D)
         q, k = rotate(q, cos, sin), rotate(k, cos, sin)
         mask = None
         if cache is not None:
-            k, v = cache.extend(self.layer, k, v)  # (B, H, S, C/H), S = cached + T
+            k, v = cache.extend(self.layer, k, v)  # (B, H, S, D), S = cached + T
             # the T new queries are the last T positions: query i sees keys up to S - T + i
             mask = torch.ones(T, k.shape[2], dtype=torch.bool, device=x.device).tril(k.shape[2] - T)
-        y = attention(q, k, v, attn_mask=mask, is_causal=self.causal and mask is None,
-                      dropout_p=self.dropout if self.training else 0.0)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=self.causal and mask is None)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
 
 
@@ -180,6 +153,13 @@ class Block(nn.Module):
         x = x + self.drop(self.attn(self.norm1(x), cos, sin, cache))
         x = x + self.drop(self.mlp(self.norm2(x)))
         return x
+
+
+def carry_over_unmasked(logits, xt, mask_id):
+    """SUBS: where xt is not masked, replace the prediction by a point mass on xt."""
+    keep = (xt != mask_id).unsqueeze(-1)  # (B, T, 1)
+    point_mass = torch.full_like(logits, -math.inf).scatter(-1, xt.unsqueeze(-1), 0.0)  # (B, T, V)
+    return torch.where(keep, point_mass, logits)
 
 
 class Denoiser(nn.Module):
@@ -239,8 +219,19 @@ class Denoiser(nn.Module):
         return carry_over_unmasked(logits, xt, self.cfg.mask_id)
 
 
-def carry_over_unmasked(logits, xt, mask_id):
-    """SUBS: where xt is not masked, replace the prediction by a point mass on xt."""
-    keep = (xt != mask_id).unsqueeze(-1)  # (B, T, 1)
-    point_mass = torch.full_like(logits, -math.inf).scatter(-1, xt.unsqueeze(-1), 0.0)  # (B, T, V)
-    return torch.where(keep, point_mass, logits)
+class KVCache:
+    """The keys and values of the characters seen so far, one (B, H, t, D) pair per layer."""
+
+    def __init__(self, n_layer: int):
+        self.k: list[torch.Tensor | None] = [None] * n_layer
+        self.v: list[torch.Tensor | None] = [None] * n_layer
+
+    def __len__(self) -> int:  # positions cached so far
+        return 0 if self.k[0] is None else self.k[0].shape[2]
+
+    def extend(self, layer: int, k, v):
+        """Append this step's keys and values; return all of them."""
+        if self.k[layer] is not None:
+            k, v = torch.cat([self.k[layer], k], dim=2), torch.cat([self.v[layer], v], dim=2)
+        self.k[layer], self.v[layer] = k, v
+        return k, v

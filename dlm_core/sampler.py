@@ -113,36 +113,34 @@ def draw(logits, temperature: float, generator: torch.Generator):
     return x0_hat, probs.gather(-1, x0_hat.unsqueeze(-1)).squeeze(-1)
 
 
-def _check_decoding(temperature, top_k, top_p):
+def _check(model, length: int, causal: bool, temperature: float, top_k: int | None, top_p: float | None,
+           steps: int = 1, strategy: str = STRATEGIES[0], block_length: int | None = None) -> None:
+    """Every argument check of `sample` (causal=False) and `generate` (causal=True), each in one place.
+    The canvas (prompt, template, length) is checked by `make_canvas`, the number of blocks by `_blocks`."""
+    if model.cfg.causal and not causal:
+        raise ValueError("this is the autoregressive twin (causal=True): generate() writes with it; "
+                         "the diffusion sampler needs a denoiser")
+    if causal and not model.cfg.causal:
+        raise ValueError("generate() needs the autoregressive twin (causal=True); sample() runs a denoiser")
+    if length > model.cfg.block_size:
+        raise ValueError(f"length {length} is longer than the model's context ({model.cfg.block_size})")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if not (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1):
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
     if top_p is not None and not 0 < top_p <= 1:
         raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
-
-
-def _check_context(model, length: int):
-    if length > model.cfg.block_size:
-        raise ValueError(f"length {length} is longer than the model's context ({model.cfg.block_size})")
-
-
-def _check(model, canvas, steps, strategy, temperature, top_k, top_p, block_length):
-    if model.cfg.causal:
-        raise ValueError("this is the autoregressive twin (causal=True): generate() writes with it; "
-                         "the diffusion sampler needs a denoiser")
-    _check_context(model, canvas.shape[-1])
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-    if not (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1):
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    _check_decoding(temperature, top_k, top_p)
     if block_length is not None and block_length < 1:
         raise ValueError(f"block_length must be >= 1, got {block_length}")
 
 
 def _blocks(masked, steps: int, block_length: int | None):
-    """Split the canvas into left-to-right blocks that contain masks, and share the steps out."""
+    """Split the canvas into left-to-right blocks that contain masks, and share the steps out:
+    [((lo, hi), steps for that block), ...]. One block, the whole canvas, without block_length."""
     T = masked.shape[-1]
     edges = [(lo, min(lo + block_length, T)) for lo in range(0, T, block_length)] if block_length else [(0, T)]
     edges = [(lo, hi) for lo, hi in edges if masked[:, lo:hi].any()]
@@ -152,6 +150,29 @@ def _blocks(masked, steps: int, block_length: int | None):
     return list(zip(edges, share))
 
 
+def reveal_ancestral(active, a_s: float, a_t: float, gen: torch.Generator):
+    """Which masked positions to reveal from t to s: each `active` one (B, T), independently, with
+    probability (alpha_s - alpha_t) / (1 - alpha_t). Draws one uniform per position from `gen`."""
+    u = torch.rand(active.shape, generator=gen).to(active.device)
+    return active & (u < (a_s - a_t) / (1 - a_t))
+
+
+def reveal_confidence(active, conf, n_masked0, a_s: float):
+    """Which masked positions to reveal from t to s: as many as leave round(n_masked0 * (1 - alpha_s))
+    masked (the expected number under ancestral sampling), choosing those whose guess has the highest
+    confidence `conf` (B, T). n_masked0 (B,): the masks at the start of the block. No randomness."""
+    keep_masked = torch.round(n_masked0 * (1 - a_s)).long()
+    n_reveal = active.sum(dim=1) - keep_masked  # (B,)
+    score = torch.where(active, conf, -1.0)  # confidences are >= 0: positions not active sort last
+    # The rank trick: argsort lists the positions from most to least confident; the argsort of that
+    # list gives each position's place in it, its rank (0: the most confident). stable=True breaks
+    # ties (equal confidences, e.g. several guesses with probability 1) by position, left first:
+    # an unstable sort may order ties differently on another device, and reveal other positions.
+    # The second argsort sorts a permutation, which has no ties.
+    rank = score.argsort(dim=1, descending=True, stable=True).argsort(dim=1)
+    return active & (rank < n_reveal.unsqueeze(1))
+
+
 @torch.no_grad()
 def sample(model, tokenizer, length: int | None = None, steps: int = 64, strategy: str = "ancestral",
            prompt: str = "", template: str | None = None, n_samples: int = 1, temperature: float = 1.0,
@@ -159,35 +180,30 @@ def sample(model, tokenizer, length: int | None = None, steps: int = 64, strateg
            schedule: str = "linear", seed: int = 0) -> Samples:
     """Generate `n_samples` texts by running the reverse process for `steps` steps."""
     canvas = make_canvas(tokenizer, length, prompt, template)
-    _check(model, canvas, steps, strategy, temperature, top_k, top_p, block_length)
+    _check(model, canvas.shape[-1], causal=False, temperature=temperature, top_k=top_k, top_p=top_p,
+           steps=steps, strategy=strategy, block_length=block_length)
     was_training = model.training
     model.eval()
     device = next(model.parameters(), torch.empty(0)).device  # no parameters (an OnnxDenoiser): the CPU
     gen = torch.Generator().manual_seed(seed)  # CPU: the same draws on every device
     xt = canvas.to(device).repeat(n_samples, 1)  # (B, T)
-    revealed_at = torch.zeros_like(xt)
-    confidence = torch.ones(xt.shape, device=device)
+    revealed_at, confidence = torch.zeros_like(xt), torch.ones(xt.shape, device=device)
+    positions = torch.arange(xt.shape[1], device=device)
     step, logits, logits_for = 0, None, None
     for (lo, hi), n in _blocks(xt == tokenizer.mask_id, steps, block_length):
-        in_block = torch.zeros_like(xt, dtype=torch.bool)
-        in_block[:, lo:hi] = True
+        in_block = (lo <= positions) & (positions < hi)  # (T,)
         n_masked0 = ((xt == tokenizer.mask_id) & in_block).sum(dim=1)  # (B,)
-        for j in range(n):
+        for j in range(n):  # one reverse step, from t to s
             t, s = 1 - j / n, 1 - (j + 1) / n
-            active = (xt == tokenizer.mask_id) & in_block
             if logits_for is None or not torch.equal(logits_for, xt):  # the model ignores t: reuse if xt is unchanged
                 logits, logits_for = filter_logits(model(xt).float(), top_k, top_p), xt.clone()
-            x0_hat, conf = draw(logits, temperature, gen)
-            a_s, a_t = alpha(s, schedule).item(), alpha(t, schedule).item()
+            x0_hat, conf = draw(logits, temperature, gen)  # a guess everywhere
+            a_t, a_s = alpha(t, schedule).item(), alpha(s, schedule).item()
+            active = (xt == tokenizer.mask_id) & in_block  # the masked positions this step may reveal
             if strategy == "ancestral":
-                u = torch.rand(xt.shape, generator=gen).to(device)
-                reveal = active & (u < (a_s - a_t) / (1 - a_t))
+                reveal = reveal_ancestral(active, a_s, a_t, gen)
             else:
-                keep_masked = torch.round(n_masked0 * (1 - a_s)).long()  # expected masks left at s
-                n_reveal = active.sum(dim=1) - keep_masked  # (B,)
-                score = torch.where(active, conf, -1.0)
-                rank = score.argsort(dim=1, descending=True, stable=True).argsort(dim=1)
-                reveal = active & (rank < n_reveal.unsqueeze(1))
+                reveal = reveal_confidence(active, conf, n_masked0, a_s)
             step += 1
             xt = torch.where(reveal, x0_hat, xt)
             revealed_at = torch.where(reveal, step, revealed_at)
@@ -207,13 +223,10 @@ def generate(model, tokenizer, length: int, prompt: str = "\n", n_samples: int =
     break by default, as a speech starts). With `use_cache`, each step feeds only the newest
     character; without, it re-reads the whole text so far (the same result, more work).
     """
-    if not model.cfg.causal:
-        raise ValueError("generate() needs the autoregressive twin (causal=True); sample() runs a denoiser")
     if not prompt:
         raise ValueError("the autoregressive twin needs a prompt of at least one character, e.g. '\\n'")
     prompt_ids = make_canvas(tokenizer, length, prompt)[: len(prompt)]  # make_canvas checks the prompt and length
-    _check_context(model, length)
-    _check_decoding(temperature, top_k, top_p)
+    _check(model, length, causal=True, temperature=temperature, top_k=top_k, top_p=top_p)
     steps = length - len(prompt)
     was_training = model.training
     model.eval()

@@ -1,44 +1,39 @@
-"""Training: AdamW with warm-up and cosine decay, on a step or wall-clock budget, resumable.
+"""Training: AdamW (or Muon) with warm-up and cosine decay, on a step or wall-clock budget.
 
-The loop is the usual one (draw a batch of windows, compute the loss, step AdamW) with
-the pieces that make a small run on a laptop count:
+`train` is the usual loop (draw a batch of windows, compute the loss, step the optimizer)
+with what makes a small run on a laptop count:
 
-- the loss is the NELBO of `masking.py` with the low-variance any-order estimator, so
-  the number being minimised is the number being reported;
-- bf16 autocast where the hardware has fast bf16 (see `device.py`);
-- a wall-clock budget (`time_budget`) runs the cosine schedule over elapsed time and
-  stops when the time is up, however fast the machine is (a step budget, `max_steps`,
-  is deterministic: the same seed gives the same weights);
-- checkpoints are written atomically every `ckpt_interval` steps, at the end and on
-  Ctrl-C; `resume=True` restores weights, AdamW moments and both random generators,
-  so an interrupted step-budget run continues as if it never stopped;
-- a window schedule (`window_schedule`) can train on short windows first and the model's
-  full context at the end, at the same characters per step;
-- early stopping, for a model that overfits (the autoregressive twin does, chapter 10):
-  `keep_best` keeps the weights of the best validation estimate in `<out>-best`, and
-  `patience` ends the run once that many estimates in a row have not improved on it.
+- the loss is the NELBO of `masking.py` (`batch_loss`), so the number being minimised is
+  the number being reported;
+- a step budget (`max_steps`) is deterministic; a wall-clock budget (`time_budget`) runs the
+  cosine over elapsed time, so a run on a slow machine still ends annealed and on time;
+- a window schedule (`window_schedule`) trains on short windows first and the full context
+  at the end, at the same characters per step;
+- checkpoints are written atomically every `ckpt_interval` steps, at the end and on Ctrl-C,
+  with the optimizer and generator states, so `resume=True` continues a run exactly;
+- early stopping for a model that overfits (the autoregressive twin, chapter 10): `keep_best`
+  keeps the best validation estimate's weights in `<out>-best`, `patience` ends the run.
+bf16 autocast comes from `device.py`, several processes from `distributed.py`.
 
-References: Loshchilov & Hutter 2019 (AdamW); Karpathy, nanoGPT `train.py`.
+References: Loshchilov & Hutter 2019 (AdamW); Jordan et al. 2024 (Muon); Karpathy, nanoGPT `train.py`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from . import checkpoint, data
+from . import checkpoint, data, distributed
 from .device import autocast, pick_device
-from .masking import ESTIMATORS, T_SAMPLINGS, corrupt, evaluate, next_char_per_sequence, weighted_masked_ce
-from .model import PRESETS, Denoiser, preset
+from .evaluate import evaluate
+from .masking import ESTIMATORS, corrupt, next_char_per_sequence, weighted_masked_ce
+from .model import PRESETS, Denoiser, check_field_types, preset
 from .tokenizer import CharTokenizer
 
 
@@ -55,12 +50,10 @@ class TrainConfig:
     max_steps: int | None = 1000      # step budget (with a time budget too: a cap), or None
     time_budget: float | None = None  # seconds of wall clock; the schedule then follows the clock
     optimizer: str = "adamw"          # adamw, or muon for the blocks' matrices (AdamW for the rest)
-    adamw_lr_ratio: float = 1.0       # with muon: AdamW's lr (embeddings, head, norms) as a multiple of lr
     weight_decay: float = 0.1         # on matrices and embeddings only, not on norms
     beta2: float = 0.99               # AdamW's second-moment decay (0.99: small batches, noisy loss)
     grad_clip: float = 1.0            # clip the gradient norm; the 1/k weights make rare spikes
     estimator: str = "any-order"      # NELBO estimator, see masking.py
-    t_sampling: str = "stratified"    # how a batch's times are drawn, see masking.py
     eval_interval: int = 250          # steps between validation estimates
     eval_windows: int = 64            # validation windows per estimate (2 mask draws each)
     ckpt_interval: int = 1000         # steps between checkpoints
@@ -71,14 +64,13 @@ class TrainConfig:
     seed: int = 0                     # seeds the weights, the batches and the masks
 
     def __post_init__(self):
+        check_field_types(self)
         if self.preset not in PRESETS:
             raise ValueError(f"unknown model preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
         if self.optimizer not in ("adamw", "muon"):
             raise ValueError(f"unknown optimizer {self.optimizer!r}; choose adamw or muon")
         if self.estimator not in ESTIMATORS:
             raise ValueError(f"unknown estimator {self.estimator!r}; choose one of {', '.join(ESTIMATORS)}")
-        if self.t_sampling not in T_SAMPLINGS:
-            raise ValueError(f"unknown t sampling {self.t_sampling!r}; choose one of {', '.join(T_SAMPLINGS)}")
         if self.max_steps is None and self.time_budget is None:
             raise ValueError("give a step budget (max_steps) or a time budget (time_budget, seconds)")
         if (self.max_steps is not None and self.max_steps < 1) or (self.time_budget is not None and self.time_budget <= 0):
@@ -88,10 +80,6 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
-        if not self.adamw_lr_ratio > 0:
-            raise ValueError(f"adamw_lr_ratio must be positive, got {self.adamw_lr_ratio}")
-        if self.optimizer == "adamw" and self.adamw_lr_ratio != 1.0:
-            raise ValueError("adamw_lr_ratio sets AdamW's lr beside Muon's; with optimizer adamw set lr instead")
         _check_window_schedule(self.window_schedule)
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be at least 1 (or null for none), got {self.patience}")
@@ -109,7 +97,10 @@ class TrainConfig:
         unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
             raise ValueError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
-        return cls(**{**values, **overrides})
+        try:
+            return cls(**{**values, **overrides})
+        except ValueError as e:
+            raise ValueError(f"config file {path}: {e}") from None
 
 
 def _check_window_schedule(schedule) -> None:
@@ -165,70 +156,47 @@ def window_at(progress: float, cfg: TrainConfig, block_size: int) -> tuple[int, 
 def make_optimizers(model, cfg: TrainConfig) -> list[torch.optim.Optimizer]:
     """AdamW for everything, or Muon for the transformer blocks' weight matrices and AdamW for
     the embeddings, the output head and the norms (Muon is made for hidden matrices only).
-    Each param group's "lr_ratio" scales the schedule's lr for it, so beside Muon the embeddings,
-    head and norms can take their own lr (`adamw_lr_ratio`; benchmarks/README.md measures it)."""
+    Both follow the same learning-rate schedule."""
     hidden = [p for n, p in model.named_parameters() if n.startswith("blocks.") and p.dim() == 2] \
         if cfg.optimizer == "muon" else []
     taken = {id(p) for p in hidden}
     rest = [p for p in model.parameters() if id(p) not in taken]
-    ratio = cfg.adamw_lr_ratio
-    groups = [{"params": [p for p in rest if p.dim() >= 2], "weight_decay": cfg.weight_decay, "lr_ratio": ratio},
-              {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0, "lr_ratio": ratio}]
-    optimizers = [torch.optim.AdamW(groups, lr=cfg.lr * ratio, betas=(0.9, cfg.beta2))]
+    groups = [{"params": [p for p in rest if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+              {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0}]
+    optimizers = [torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, cfg.beta2))]
     if hidden:
-        optimizers.append(torch.optim.Muon([{"params": hidden, "lr_ratio": 1.0}], lr=cfg.lr,
+        optimizers.append(torch.optim.Muon(hidden, lr=cfg.lr,
                                            weight_decay=cfg.weight_decay, adjust_lr_fn="match_rms_adamw"))
     return optimizers
 
 
-def _state_tensors(model, optimizers, gens: dict) -> dict:
-    """Optimizer moments by parameter name, and the generator states, as one flat dict of tensors."""
-    out = {f"rng.{k}": g.get_state() for k, g in gens.items()}
-    out["rng.torch"] = torch.get_rng_state()  # dropout draws from the global generator
-    state = {p: st for opt in optimizers for p, st in opt.state.items()}
-    for name, p in model.named_parameters():
-        for k, v in state.get(p, {}).items():
-            out[f"opt.{name}.{k}"] = v
-    return out
+def batch_loss(model, x, generator: torch.Generator, estimator: str = "any-order") -> torch.Tensor:
+    """The training loss on a batch of windows x (B, T): corrupt each window with one draw of
+    the noise and take the weighted masked cross-entropy (the NELBO estimate), averaged over
+    the batch. The autoregressive twin's batch holds T + 1 characters: the next-character loss."""
+    if model.cfg.causal:
+        return next_char_per_sequence(model, x).mean()
+    xt, masked, weight = corrupt(x, model.cfg.mask_id, generator, estimator)  # (B, T), (B, T), (B,)
+    return weighted_masked_ce(model(xt), x, masked, weight).mean()
 
 
-def _restore_state(tensors: dict, model, optimizers, gens: dict) -> None:
-    for k, g in gens.items():
-        g.set_state(tensors[f"rng.{k}"])
-    torch.set_rng_state(tensors["rng.torch"])
-    owner = {p: opt for opt in optimizers for group in opt.param_groups for p in group["params"]}
-    for name, p in model.named_parameters():
-        prefix = f"opt.{name}."
-        state = {k[len(prefix):]: v.to(p.device) for k, v in tensors.items() if k.startswith(prefix)}
-        if "step" in state:
-            state["step"] = state["step"].cpu()  # AdamW keeps its step count on the CPU
-        if state:
-            owner[p].state[p] = state
+# Settings that may change when a run is resumed: they do not change what has been computed.
+# (A new max_steps stretches or shortens the rest of the cosine schedule.)
+RESUMABLE = ("max_steps", "eval_interval", "ckpt_interval", "keep_best", "patience", "precision", "compile")
 
 
-def _prepare(cfg: TrainConfig, text: str, out: Path, resume: bool, device):
-    """Build (or restore) everything the loop needs."""
-    tokenizer = CharTokenizer.from_text(text)
-    start = {"step": 0, "elapsed": 0.0, "history": []}
-    if resume:
-        saved = checkpoint.read_config(out)
-        cfg = TrainConfig(**saved["train"])  # the run continues under its own settings
-        model, saved_tok, _ = checkpoint.load(out, device)
-        if saved_tok != tokenizer:
-            raise ValueError(f"checkpoint {out} was trained on a text with a different vocabulary "
-                             f"({saved_tok.vocab_size - 1} vs {tokenizer.vocab_size - 1} characters); "
-                             f"resume it with the text it was trained on")
-        start = {k: saved[k] for k in start}
-    else:
-        mcfg = preset(cfg.preset, **{**cfg.model, "vocab_size": tokenizer.vocab_size,
-                                     "mask_id": tokenizer.mask_id, "causal": cfg.causal})
-        torch.manual_seed(cfg.seed)
-        model = Denoiser(mcfg).to(device)
-    optimizers = make_optimizers(model, cfg)
-    gens = {"data": torch.Generator().manual_seed(cfg.seed), "mask": torch.Generator().manual_seed(cfg.seed + 1)}
-    if resume:
-        _restore_state(checkpoint.load_extra(out), model, optimizers, gens)
-    return cfg, tokenizer, model, optimizers, gens, start
+def resumed_config(out: Path, overrides: dict) -> TrainConfig:
+    """The run's saved settings, with the `overrides` that are safe to change on a resume."""
+    fixed = sorted(set(overrides) - set(RESUMABLE))
+    if fixed:
+        raise ValueError(f"{', '.join(fixed)} cannot change when resuming {out} (it continues under its saved "
+                         f"settings); only {', '.join(RESUMABLE)} can, or start a new run with another --out")
+    saved = checkpoint.read_config(out)["train"]
+    unknown = sorted(set(saved) - {f.name for f in fields(TrainConfig)})
+    if unknown:
+        raise ValueError(f"{out} was written by another version of dlm_core (unknown setting(s) {', '.join(unknown)}); "
+                         f"it cannot be resumed by this one")
+    return TrainConfig(**{**saved, **overrides})
 
 
 def best_path(out) -> Path:
@@ -244,129 +212,137 @@ def estimates_since_best(history: list[dict]) -> int:
     return len(values) - 1 - values.index(min(values)) if values else 0
 
 
-def distributed_setup(device: torch.device):
-    """Under torchrun, join the process group: gloo on CPU, nccl on CUDA, one GPU per process.
-    Returns (rank, world size, device); a plain run is rank 0 of 1."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return 0, 1, device
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
-    return dist.get_rank(), world, device
+class Run:
+    """One training run's state (model, optimizers, generators, step, clock, validation history)
+    and what it does besides stepping: validate, keep the best weights, save, decide to stop."""
+
+    def __init__(self, cfg: TrainConfig, text: str, out: Path, resume: bool, device: torch.device):
+        self.cfg, self.out = cfg, out
+        self.tokenizer = CharTokenizer.from_text(text)
+        self.train_ids, self.val_ids = (self.tokenizer.encode(part) for part in data.split(text))
+        saved = {"step": 0, "elapsed": 0.0, "history": []}
+        if resume:
+            self.model, saved_tok, saved = checkpoint.load(out, device)
+            if saved_tok != self.tokenizer:
+                raise ValueError(f"checkpoint {out} was trained on a text with a different vocabulary; "
+                                 f"resume it with the text it was trained on")
+        else:
+            mcfg = preset(cfg.preset, **{**cfg.model, "vocab_size": self.tokenizer.vocab_size,
+                                         "mask_id": self.tokenizer.mask_id, "causal": cfg.causal})
+            torch.manual_seed(cfg.seed)
+            self.model = Denoiser(mcfg).to(device)
+        self.optimizers = make_optimizers(self.model, cfg)
+        self.gens = {"data": torch.Generator().manual_seed(cfg.seed), "mask": torch.Generator().manual_seed(cfg.seed + 1)}
+        if resume:
+            checkpoint.restore_training_state(checkpoint.load_extra(out), self.model, self.optimizers, self.gens)
+        self.step, self.history = saved["step"], saved["history"]
+        self.clock = time.perf_counter() - saved["elapsed"]
+        self.smooth_loss, self.eval_seconds, self.saved_step = None, 0.0, (self.step if resume else None)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.clock
+
+    def out_of_budget(self, elapsed: float) -> bool:
+        """Time or patience is up (a time budget keeps room for the last validation estimate)."""
+        cfg = self.cfg
+        return (cfg.time_budget is not None and elapsed + self.eval_seconds >= cfg.time_budget) or \
+            (cfg.patience is not None and estimates_since_best(self.history) >= cfg.patience)
+
+    def meta(self) -> dict:  # a checkpoint's config.json: the settings and the run so far
+        return {"train": asdict(self.cfg), "step": self.step, "elapsed": self.elapsed(),
+                "history": self.history, "params": self.model.num_params()}
+
+    def record(self) -> dict:
+        """A validation estimate (64 windows by default, 2 draws each) in the history; with
+        keep_best, a new best also saves its weights beside the run."""
+        start = time.perf_counter()
+        loss_kwargs = {} if self.cfg.causal else {"estimator": self.cfg.estimator}
+        val_bpc, _ = evaluate(self.model, self.val_ids, torch.Generator().manual_seed(1234), draws=2,
+                              max_windows=self.cfg.eval_windows, **loss_kwargs)
+        entry = {"step": self.step, "elapsed": round(start - self.clock, 2), "val_bpc": val_bpc}
+        if self.smooth_loss is not None:
+            entry["train_bpc"] = self.smooth_loss / math.log(2)
+        self.history.append(entry)
+        if self.cfg.keep_best and estimates_since_best(self.history) == 0:
+            checkpoint.save(best_path(self.out), self.model, self.tokenizer, self.meta())
+        self.eval_seconds = time.perf_counter() - start
+        return entry
+
+    def save(self) -> None:
+        """The checkpoint, written atomically, with everything an exact resume needs."""
+        extra = checkpoint.training_state(self.model, self.optimizers, self.gens)
+        checkpoint.save(self.out, self.model, self.tokenizer, self.meta(), extra)
+        self.saved_step = self.step
 
 
-def batch_loss(forward, mcfg, x, generator: torch.Generator, rows: slice, **loss_kwargs) -> torch.Tensor:
-    """The mean loss over this process's `rows` of the global batch `x`. The masks are drawn
-    for the whole batch, so every process (and a single process) draws the same numbers: each
-    process trains on different windows and masks, and together they compute exactly the
-    single-process gradient."""
-    if mcfg.causal:
-        return next_char_per_sequence(forward, x[rows]).mean()
-    xt, masked, weight = corrupt(x, mcfg.mask_id, generator, **loss_kwargs)
-    return weighted_masked_ce(forward(xt[rows]), x[rows], masked[rows], weight[rows]).mean()
+def train_step(run: Run, forward, rank: int, world: int, device, elapsed: float) -> float:
+    """One optimizer step on a fresh batch; returns the batch loss (nats per character)."""
+    cfg, model = run.cfg, run.model
+    for group in (g for opt in run.optimizers for g in opt.param_groups):
+        group["lr"] = lr_at(run.step, cfg, elapsed)
+    batch, length = window_at(progress_at(run.step, cfg, elapsed), cfg, model.cfg.block_size)
+    x = data.get_batch(run.train_ids, batch, length + (1 if cfg.causal else 0), run.gens["data"]).to(device)
+    with autocast(device, cfg.precision):
+        if world == 1:
+            loss = batch_loss(forward, x, run.gens["mask"], cfg.estimator)
+        else:
+            loss = distributed.shard_loss(forward, model.cfg, x, run.gens["mask"], rank, world, estimator=cfg.estimator)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    for opt in run.optimizers:
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    run.step += 1
+    return loss.item()
 
 
-def _rank0_clock(elapsed: float, stop: bool, world: int, device) -> tuple[float, bool]:
-    """Rank 0's elapsed time and stop decision, shared: with a time budget or patience every
-    process must use the same learning rate and stop at the same step (only rank 0 validates)."""
-    if world == 1:
-        return elapsed, stop
-    shared = torch.tensor([elapsed, float(stop)], dtype=torch.float64, device=device)
-    dist.broadcast(shared, src=0)
-    return shared[0].item(), bool(shared[1].item())
-
-
-def train(cfg: TrainConfig, out, data_path=None, resume: bool = False, device=None, progress: bool = True) -> dict:
-    """Train a model (or continue one) and keep its checkpoint in the directory `out`.
-    Returns the run's summary: steps, elapsed seconds, and the validation history.
-    Under torchrun each process takes batch_size / world_size windows of the global batch;
-    only rank 0 evaluates, writes checkpoints and shows progress."""
-    out = Path(out)
-    device = pick_device(device) if not isinstance(device, torch.device) else device
-    rank, world, device = distributed_setup(device)
-    text = data.load(data_path)
-    if not resume and (out / "config.json").exists():
-        raise ValueError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
-    cfg, tokenizer, model, optimizers, gens, state = _prepare(cfg, text, out, resume, device)
-    train_ids, val_ids = (tokenizer.encode(part) for part in data.split(text))
+def check_batches(cfg: TrainConfig, block_size: int, world: int) -> None:
+    """Fail now, not mid-run, on a window schedule whose batches do not fit the model or the processes."""
     for start in [start for start, _ in cfg.window_schedule or []] or [0.0]:
-        batch, _ = window_at(start, cfg, model.cfg.block_size)  # a bad schedule fails now, not mid-run
+        batch, _ = window_at(start, cfg, block_size)
         if batch % world:
             raise ValueError(f"{batch} windows per step do not split over {world} processes; make batch_size a multiple")
-    forward = DistributedDataParallel(model) if world > 1 else model
+
+
+def train(cfg: TrainConfig | None, out, data_path=None, resume: bool = False, device=None,
+          progress: bool = True, overrides: dict | None = None) -> dict:
+    """Train a model (or, with resume, continue the one in `out` under its saved settings plus
+    the safe `overrides`) and keep its checkpoint in the directory `out`. Returns the run's
+    summary: steps, elapsed seconds, parameters and the validation history."""
+    out = Path(out)
+    rank, world, device = distributed.setup(device if isinstance(device, torch.device) else pick_device(device))
+    if not resume and (out / "config.json").exists():
+        raise ValueError(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
+    cfg = resumed_config(out, overrides or {}) if resume else cfg
+    run = Run(cfg, data.load(data_path), out, resume, device)
+    check_batches(cfg, run.model.cfg.block_size, world)
+    forward = distributed.wrap(run.model, world)
     forward = torch.compile(forward, dynamic=False) if cfg.compile else forward  # one graph per window length
-    loss_kwargs = {} if model.cfg.causal else {"estimator": cfg.estimator, "t_sampling": cfg.t_sampling}
     lead = rank == 0
-
-    def validate():
-        return evaluate(model, val_ids, torch.Generator().manual_seed(1234), draws=2,
-                        max_windows=cfg.eval_windows, **loss_kwargs)[0]
-
-    step, clock, smooth, eval_seconds = state["step"], time.perf_counter() - state["elapsed"], None, 0.0
-    bar = tqdm(total=cfg.max_steps, initial=step, disable=not (progress and lead), desc="train", unit="step")
-
-    def meta(elapsed: float) -> dict:  # a checkpoint's config.json: the settings and the run so far
-        return {"train": asdict(cfg), "step": step, "elapsed": elapsed, "history": state["history"],
-                "params": model.num_params()}
-
-    def record():  # a validation estimate in the history (rank 0 only)
-        nonlocal eval_seconds
-        start = time.perf_counter()
-        entry = {"step": step, "elapsed": round(start - clock, 2), "val_bpc": validate()}
-        if smooth is not None:
-            entry["train_bpc"] = smooth / math.log(2)
-            bar.set_postfix(train=f"{entry['train_bpc']:.3f}", val=f"{entry['val_bpc']:.3f}")
-        state["history"].append(entry)
-        if cfg.keep_best and estimates_since_best(state["history"]) == 0:
-            checkpoint.save(best_path(out), model, tokenizer, meta(entry["elapsed"]))
-        eval_seconds = time.perf_counter() - start
-
-    def save():
-        state.update(step=step, elapsed=time.perf_counter() - clock)
-        checkpoint.save(out, model, tokenizer, meta(state["elapsed"]), _state_tensors(model, optimizers, gens))
-
-    if step == 0 and lead:
-        record()
+    bar = tqdm(total=cfg.max_steps, initial=run.step, disable=not (progress and lead), desc="train", unit="step")
+    if run.step == 0 and lead:
+        run.record()
     try:
         while True:
-            elapsed = time.perf_counter() - clock
-            out_of_time = cfg.time_budget is not None and elapsed + eval_seconds >= cfg.time_budget  # keep time for the last estimate
-            out_of_patience = cfg.patience is not None and estimates_since_best(state["history"]) >= cfg.patience
-            elapsed, stop = _rank0_clock(elapsed, out_of_time or out_of_patience, world, device)
-            if stop or (cfg.max_steps is not None and step >= cfg.max_steps):
+            elapsed, stop = distributed.agree(run.elapsed(), run.out_of_budget(run.elapsed()), world, device)
+            if stop or (cfg.max_steps is not None and run.step >= cfg.max_steps):
                 break
-            for group in (g for opt in optimizers for g in opt.param_groups):
-                group["lr"] = lr_at(step, cfg, elapsed) * group["lr_ratio"]
-            batch, length = window_at(progress_at(step, cfg, elapsed), cfg, model.cfg.block_size)
-            rows = slice(rank * batch // world, (rank + 1) * batch // world)
-            x = data.get_batch(train_ids, batch, length + (1 if model.cfg.causal else 0), gens["data"]).to(device)
-            with autocast(device, cfg.precision):
-                loss = batch_loss(forward, model.cfg, x, gens["mask"], rows, **loss_kwargs)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            for opt in optimizers:
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-            step += 1
-            smooth = loss.item() if smooth is None else 0.95 * smooth + 0.05 * loss.item()
+            loss = train_step(run, forward, rank, world, device, elapsed)
+            run.smooth_loss = loss if run.smooth_loss is None else 0.95 * run.smooth_loss + 0.05 * loss
             bar.update()
-            if lead and step % cfg.eval_interval == 0:
-                record()
-            if lead and step % cfg.ckpt_interval == 0:
-                save()
-        if lead and state["history"][-1]["step"] != step:
-            record()
+            if lead and run.step % cfg.eval_interval == 0:
+                entry = run.record()
+                bar.set_postfix(train=f"{entry['train_bpc']:.3f}", val=f"{entry['val_bpc']:.3f}")
+            if lead and run.step % cfg.ckpt_interval == 0:
+                run.save()
+        if lead and run.history[-1]["step"] != run.step:
+            run.record()
     except KeyboardInterrupt:
-        bar.write(f"interrupted at step {step}; checkpoint saved to {out}, continue with --resume")
+        bar.write(f"interrupted at step {run.step}; checkpoint saved to {out}, continue with --resume")
     finally:
-        if lead and (state["step"] != step or not (out / "config.json").exists()):
-            save()
+        if lead and run.saved_step != run.step:
+            run.save()
         bar.close()
-    if world > 1:  # wait for rank 0's last save, then leave the group cleanly
-        dist.barrier()
-        dist.destroy_process_group()
-    return {"steps": step, "elapsed": time.perf_counter() - clock, "history": state["history"],
-            "params": model.num_params(), "rank": rank}
+    distributed.finish(world)
+    return {"steps": run.step, "elapsed": run.elapsed(), "history": run.history,
+            "params": run.model.num_params(), "rank": rank}

@@ -10,7 +10,9 @@ Two layers, so that the widgets stay thin and everything shown can be tested:
    `player_twin` write a small self-contained HTML + JavaScript view with the data
    embedded (no CDN, nothing loaded from anywhere), which replays the same pictures in
    the browser. Element ids come from a hash of the content, so executing a notebook
-   twice stores the same output, and nbval can compare it.
+   twice stores the same output, and nbval can compare it. Their HTML and JavaScript are
+   files in dlm_core/twins/, so that they read (and are edited) as what they are; Python
+   keeps the data and the assembly.
 
 A masked position is drawn as "▒", a newline as "⏎", so that every position is one character.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+from importlib import resources
 
 import torch
 
@@ -134,9 +137,26 @@ class Twin:
         return f"<{self.kind}: an HTML view, shown by the notebook or the book>"
 
 
-def _twin(kind: str, data: dict, controls: str, script: str) -> Twin:
-    """Wrap controls and a script around `data`. The id is a hash of everything embedded, so
-    the same data always gives the same HTML; the script finds its elements inside that root."""
+# The twins' pages, shipped as package data (pyproject.toml). Read once, at import.
+TWIN_FILES = ("masking.html", "masking.js", "player.html", "player.js")
+
+
+def _read_twin_file(name: str) -> str:
+    """A file of dlm_core/twins/ without its first line: a comment for whoever edits the
+    file, which the page need not carry."""
+    return (resources.files(__package__) / "twins" / name).read_text(encoding="utf-8").split("\n", 1)[1]
+
+
+_TWIN_TEXT = {name: _read_twin_file(name) for name in TWIN_FILES}
+
+
+def _twin(kind: str, name: str, data: dict) -> Twin:
+    """Wrap the controls of twins/<name>.html and the script of twins/<name>.js around `data`.
+    The id is a hash of everything embedded, so the same data always gives the same HTML; the
+    script finds its elements inside that root."""
+    # The controls end on the root's closing tag, not on the file's last newline.
+    controls = _TWIN_TEXT[f"{name}.html"].rstrip("\n").format(canvas_style=CANVAS_STYLE)
+    script = _TWIN_TEXT[f"{name}.js"]
     payload = json.dumps(data, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")  # no early </script>
     uid = "dlm-" + hashlib.sha1((kind + payload + controls + script).encode()).hexdigest()[:12]
     body = (f'<div id="{uid}" class="dlm-twin" style="margin:0.5em 0">{controls}</div>\n'
@@ -145,99 +165,12 @@ def _twin(kind: str, data: dict, controls: str, script: str) -> Twin:
     return Twin(kind, body)
 
 
-_MASKING_CONTROLS = f"""\
-<label>t <input class="t" type="range" min="0" max="1" step="0.01" style="width:16em"></label>
-<output class="t-value"></output>
-<label style="margin-left:1em">schedule <select class="schedule">
-<option value="linear">linear</option><option value="cosine">cosine</option></select></label>
-<div class="canvas" style="{CANVAS_STYLE}"></div>
-<div class="stats"></div>"""
-
-# 1 - alpha_t as in masking.mask_rate; the cosine one written as 2 sin^2(pi t / 4) there too.
-_MASKING_SCRIPT = """\
-const slider = root.querySelector(".t"), schedule = root.querySelector(".schedule");
-slider.value = data.t; schedule.value = data.schedule;
-function rate(t, s) { return s === "linear" ? t : 2 * Math.sin(Math.PI * t / 4) ** 2; }
-function draw() {
-  const t = parseFloat(slider.value), r = rate(t, schedule.value);
-  let shown = "", hidden = 0;
-  for (let i = 0; i < data.text.length; i++) {
-    const masked = data.u[i] < r;
-    shown += masked ? data.glyph : data.text[i];
-    hidden += masked;
-  }
-  root.querySelector(".t-value").textContent = t.toFixed(2);
-  root.querySelector(".canvas").textContent = shown;
-  root.querySelector(".stats").textContent = hidden + " of " + data.text.length +
-    " masked; expected T(1 - alpha_t) = " + (data.text.length * r).toFixed(1);
-}
-slider.addEventListener("input", draw); schedule.addEventListener("change", draw);
-draw();
-"""
-
-
 def masking_twin(text: str, uniforms, t: float = 0.5, schedule: str = "linear") -> Twin:
     """The masking-rate slider, computed in the browser from the stored uniforms."""
     masked_view(text, t, schedule, uniforms)  # the same checks as the widget, before writing HTML
     data = dict(text=list(text), u=torch.as_tensor(uniforms, dtype=torch.float32).tolist(),
                 t=t, schedule=schedule, glyph=MASK_GLYPH)
-    return _twin("masking-rate slider", data, _MASKING_CONTROLS, _MASKING_SCRIPT)
-
-
-_PLAYER_CONTROLS = f"""\
-<div><select class="run"></select>
-<button class="play" type="button">play</button>
-<button class="back" type="button">&#9664; step</button>
-<button class="next" type="button">step &#9654;</button>
-<input class="k" type="range" min="0" step="1" style="width:14em">
-<select class="colour-by"><option value="step">colour: when revealed</option>
-<option value="confidence">colour: confidence</option></select></div>
-<div class="caption" style="font-family:monospace"></div>
-<div class="canvas" style="{CANVAS_STYLE}"></div>
-<div class="legend" style="font-size:85%"></div>"""
-
-# Each position stores its final character, the step it was revealed at and its two
-# colours; a frame shows it when revealed_at <= k, as frame_cells does.
-_PLAYER_SCRIPT = """\
-const $ = (c) => root.querySelector("." + c);
-const runSel = $("run"), slider = $("k"), colourBy = $("colour-by"), play = $("play");
-let run = data.runs[0], timer = null;
-data.runs.forEach((r, i) => runSel.add(new Option(r.label, i)));
-if (data.runs.length < 2) runSel.style.display = "none";
-function draw() {
-  const k = parseInt(slider.value), by = colourBy.value, canvas = $("canvas");
-  canvas.textContent = "";
-  let left = 0;
-  run.cells.forEach(([c, r, colours]) => {
-    const span = document.createElement("span"), shown = r <= k;
-    span.textContent = shown ? c : data.glyph;
-    span.style.background = shown ? colours[by] : data.masked;
-    left += !shown;
-    canvas.appendChild(span);
-  });
-  $("caption").textContent = "step " + k + " of " + run.steps + ", t = " +
-    (1 - k / run.steps).toFixed(3) + ", " + left + " masked";
-  $("legend").textContent = data.legend[by];
-}
-function go(k) { slider.value = Math.max(0, Math.min(run.steps, k)); draw(); }
-function stop() { clearInterval(timer); timer = null; play.textContent = "play"; }
-function load() { stop(); run = data.runs[runSel.value]; slider.max = run.steps; go(0); }
-play.addEventListener("click", () => {
-  if (timer) return stop();
-  if (parseInt(slider.value) >= run.steps) go(0);
-  play.textContent = "pause";
-  timer = setInterval(() => {
-    go(parseInt(slider.value) + 1);
-    if (parseInt(slider.value) >= run.steps) stop();
-  }, data.interval);
-});
-$("back").addEventListener("click", () => { stop(); go(parseInt(slider.value) - 1); });
-$("next").addEventListener("click", () => { stop(); go(parseInt(slider.value) + 1); });
-slider.addEventListener("input", () => { stop(); draw(); });
-colourBy.addEventListener("change", draw);
-runSel.addEventListener("change", load);
-load(); go(data.start === "end" ? run.steps : 0);
-"""
+    return _twin("masking-rate slider", "masking", data)
 
 
 def player_twin(runs: dict, row: int = 0, start: str = "end", interval_ms: int = 200) -> Twin:
@@ -251,4 +184,4 @@ def player_twin(runs: dict, row: int = 0, start: str = "end", interval_ms: int =
             [c, r, dict(step=by_step, confidence=by_conf)]
             for (c, by_step, r), (_, by_conf, _) in zip(run_cells(s, "step", row), run_cells(s, "confidence", row))])
         for label, s in runs.items()])
-    return _twin("unmasking player", data, _PLAYER_CONTROLS, _PLAYER_SCRIPT)
+    return _twin("unmasking player", "player", data)

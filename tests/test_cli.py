@@ -74,15 +74,6 @@ def test_eval_text_file(untrained, tmp_path, capsys):
     assert abs(result["bits_per_char"] - 6.02) < 0.3
 
 
-def test_eval_t_sampling(untrained, tmp_path, capsys):
-    """`--t-sampling iid` reaches the estimator: same seed, other mask times, another estimate."""
-    text = tmp_path / "verse.txt"
-    text.write_text("Shall I compare thee to a summer's day?\nThou art more lovely and more temperate.\n" * 4)
-    results = [json.loads(run(capsys, "eval", "--checkpoint", untrained, "--text", text, "--json", *extra)[1])
-               for extra in ((), ("--t-sampling", "stratified"), ("--t-sampling", "iid"))]
-    assert results[0]["bits_per_char"] == results[1]["bits_per_char"] != results[2]["bits_per_char"]
-
-
 def test_sample_plain_output(untrained, capsys):
     """Without --json, each sample is printed under a header and starts with the prompt."""
     code, stdout, _ = run(capsys, "sample", "--checkpoint", untrained, "--prompt", "ROMEO:", "--length", 20,
@@ -150,12 +141,31 @@ def test_error_missing_text_file(untrained, tmp_path, capsys):
     ('{"preset": "tiny", "learning_rate": 0.1}', "unknown setting(s) learning_rate"),
     ('{"preset": "tiny",', "is not valid JSON"),
     ('{"preset": "huge"}', "unknown model preset 'huge'"),
+    ('{"lr": "fast"}', "setting lr must be float, got 'fast'"),
+    ('{"max_steps": 2.5}', "setting max_steps must be int or None, got 2.5"),
+    ('{"compile": "yes"}', "setting compile must be bool, got 'yes'"),
 ])
 def test_error_bad_config_file(tmp_path, capsys, content, fragment):
     """A config file with an unknown key, broken JSON or a bad value (checked before any data is read)."""
     cfg_file = tmp_path / "cfg.json"
     cfg_file.write_text(content)
     assert_one_line_error(run(capsys, "train", "--out", tmp_path / "run", "--config", cfg_file), "train", fragment)
+
+
+def test_resume_applies_a_new_step_budget_and_refuses_other_changes(tmp_path, corpus_path, capsys):
+    """`--resume --max-steps N` continues the run to N steps; a setting that would change what was
+    computed (here --lr) or a --config beside --resume is refused in one line, and nothing is lost."""
+    out = tmp_path / "run"
+    assert run(capsys, "train", "--out", out, "--data", corpus_path, "--preset", "tiny", "--max-steps", 3,
+               "--device", "cpu", "--quiet")[0] == 0
+    assert_one_line_error(run(capsys, "train", "--out", out, "--data", corpus_path, "--resume", "--lr", 0.5),
+                          "train", "lr cannot change when resuming")
+    assert_one_line_error(run(capsys, "train", "--out", out, "--resume", "--config", tmp_path / "c.json"),
+                          "train", "--config cannot be combined with --resume")
+    assert run(capsys, "train", "--out", out, "--data", corpus_path, "--resume", "--max-steps", 5,
+               "--device", "cpu", "--quiet")[0] == 0
+    saved = checkpoint.read_config(out)
+    assert saved["step"] == 5 and saved["train"]["max_steps"] == 5 and saved["train"]["lr"] == 3e-3
 
 
 def test_error_missing_config_file(tmp_path, capsys):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dlm_core.device import autocast, cpu_has_fast_bf16, pick_device
+from dlm_core.device import autocast, cpu_has_fast_bf16, pick_device, resolve_precision
 
 
 def test_pick_named_device():
@@ -33,3 +33,14 @@ def test_autocast_precisions():
     assert product_dtype("auto") == (torch.bfloat16 if cpu_has_fast_bf16() else torch.float32)
     with pytest.raises(ValueError, match="unknown precision 'fp8'"):
         autocast(torch.device("cpu"), "fp8")
+
+
+def test_autocast_takes_effect_only_inside_its_with_block():
+    """Building the context enters nothing: bf16 (and, on the CPU, the attention speed path) is on
+    inside the `with` block only, so a stray call cannot leave the rest of a session in bf16."""
+    ctx = autocast(torch.device("cpu"), "bf16")
+    assert not torch.is_autocast_enabled("cpu")
+    with ctx:
+        assert torch.is_autocast_enabled("cpu")
+    assert not torch.is_autocast_enabled("cpu")
+    assert resolve_precision(torch.device("cpu"), "fp32") == "fp32"

@@ -11,35 +11,40 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from dlm_core.distributed import shard_loss
 from dlm_core.masking import nelbo_per_sequence
 from dlm_core.model import Denoiser, ModelConfig
 from dlm_core.train import batch_loss
 
 
-def test_row_shards_average_to_the_whole_batch():
+@pytest.mark.parametrize("causal", [False, True])
+def test_row_shards_average_to_the_whole_batch(causal):
     """Two halves of a batch, each scored with the noise drawn for the whole batch, average to
     the whole batch's loss: this is what lets DDP's gradient averaging reproduce one process."""
     torch.manual_seed(0)
-    model = Denoiser(ModelConfig(vocab_size=6, mask_id=5, block_size=12, n_layer=1, n_head=2, d_model=8))
-    x = torch.randint(5, (8, 12))
-    halves = [batch_loss(model, model.cfg, x, torch.Generator().manual_seed(3), rows)
-              for rows in (slice(0, 4), slice(4, 8))]
-    whole = batch_loss(model, model.cfg, x, torch.Generator().manual_seed(3), slice(0, 8))
+    model = Denoiser(ModelConfig(vocab_size=6, mask_id=5, block_size=12, n_layer=1, n_head=2, d_model=8, causal=causal))
+    x = torch.randint(5, (8, 12 + causal))
+    halves = [shard_loss(model, model.cfg, x, torch.Generator().manual_seed(3), rank, 2) for rank in (0, 1)]
+    whole = batch_loss(model, x, torch.Generator().manual_seed(3))
     torch.testing.assert_close((halves[0] + halves[1]) / 2, whole)
-    assert whole == nelbo_per_sequence(model, x, torch.Generator().manual_seed(3)).mean()
+    if not causal:
+        assert whole == nelbo_per_sequence(model, x, torch.Generator().manual_seed(3)).mean()
 
 
 def _dlm_train(out, corpus_path, nproc: int | None = None, extra=()):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] \
         if nproc else [sys.executable]
-    cmd = [*launcher, "-m", "dlm_core.cli", "train", "--preset", "tiny", "--max-steps", "6", "--batch-size", "8",
-           "--precision", "fp32", "--device", "cpu", "--quiet", "--data", str(corpus_path), "--out", str(out), *extra]
+    settings = () if "--resume" in extra else ("--preset", "tiny", "--max-steps", "6", "--batch-size", "8",
+                                                 "--precision", "fp32")  # a resumed run keeps its own
+    cmd = [*launcher, "-m", "dlm_core.cli", "train", *settings, "--device", "cpu", "--quiet",
+           "--data", str(corpus_path), "--out", str(out), *extra]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer, schedule", [("adamw", None), ("muon", None), ("adamw", [[0, 16], [0.5, 32]])])
 def test_two_gloo_processes_match_one(tmp_path, corpus_path, optimizer, schedule):
     """torchrun with 2 CPU processes (gloo) trains to the same weights as 1 process on the same
@@ -61,6 +66,7 @@ def test_two_gloo_processes_match_one(tmp_path, corpus_path, optimizer, schedule
     assert saved["step"] == 6 and saved["history"][-1]["step"] == 6
 
 
+@pytest.mark.slow
 def test_two_processes_resume_a_run_exactly(tmp_path, corpus_path, monkeypatch):
     """A run interrupted at step 3 and resumed under torchrun with 2 processes ends where an
     uninterrupted single-process run of 6 steps ends."""

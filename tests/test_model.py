@@ -5,8 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from conftest import tiny_config
-from dlm_core.model import (PRESETS, SHORT_WINDOW, Denoiser, KVCache, ModelConfig, attention, preset,
-                            written_out_attention)
+from dlm_core.cpu_attention import SHORT_WINDOW, CPUAttention, written_out_attention
+from dlm_core.device import autocast
+from dlm_core.model import PRESETS, Denoiser, KVCache, ModelConfig, preset
 
 
 def make(causal=False, seed=0):
@@ -116,43 +117,38 @@ def test_kv_cache_refuses_a_denoiser_and_an_overlong_sequence():
         model(torch.zeros(1, 3, dtype=torch.long), cache)
 
 
-@pytest.mark.parametrize("causal,length", [(False, 129), (True, 16), (True, 129)])
-def test_attention_stays_fp32_under_cpu_autocast(causal, length):
-    """Under bf16 autocast on the CPU, causal attention and windows longer than SHORT_WINDOW run
-    the fp32 kernel (its bf16 backward is slow there): bf16 inputs give exactly the fp32 kernel's
-    output on the same values, in fp32. Without autocast it is plain scaled_dot_product_attention."""
-    g = torch.Generator().manual_seed(0)
-    q, k, v = (torch.randn(2, 4, length, 8, generator=g).bfloat16() for _ in range(3))
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        y = attention(q, k, v, is_causal=causal)
-    assert y.dtype == torch.float32
-    assert torch.equal(y, F.scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=causal))
-    assert torch.equal(attention(q, k, v, is_causal=causal), F.scaled_dot_product_attention(q, k, v, is_causal=causal))
-
-
-def test_written_out_attention_is_the_fused_kernel_in_fp32():
-    """Outside autocast the written-out formula is exact attention: it matches PyTorch's kernel
-    to fp32 rounding, so the short-window path differs from it only by bf16 products."""
-    g = torch.Generator().manual_seed(0)
-    q, k, v = (torch.randn(2, 4, 16, 8, generator=g) for _ in range(3))
-    torch.testing.assert_close(written_out_attention(q, k, v), F.scaled_dot_product_attention(q, k, v))
-
-
-@pytest.mark.parametrize("length", [1, 16, SHORT_WINDOW])
-def test_short_windows_under_cpu_autocast_are_written_out(length):
-    """Bidirectional windows up to SHORT_WINDOW compute softmax(q k^T / sqrt(D)) v with bf16
-    products: the same attention as the fp32 kernel to bf16's precision, returned in bf16, and
-    the gradients agree too."""
+@pytest.mark.parametrize("causal,length", [(False, 1), (False, 16), (False, SHORT_WINDOW), (False, SHORT_WINDOW + 1),
+                                           (True, 16), (True, SHORT_WINDOW + 1)])
+def test_cpu_attention_under_bf16_autocast_is_attention(causal, length):
+    """The CPU speed path (cpu_attention.py), switched on by device.autocast, computes the same
+    attention as PyTorch's fp32 kernel, to bf16's precision, for short and long windows, causal
+    or not, and so do the gradients."""
     g = torch.Generator().manual_seed(0)
     leaves = [torch.randn(2, 4, length, 8, generator=g).bfloat16().requires_grad_() for _ in range(3)]
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        y = attention(*leaves)
-    assert y.dtype == torch.bfloat16
+    with autocast(torch.device("cpu"), "bf16"):
+        y = F.scaled_dot_product_attention(*leaves, is_causal=causal)
     exact_leaves = [z.detach().float().requires_grad_() for z in leaves]
-    exact = F.scaled_dot_product_attention(*exact_leaves)
+    exact = F.scaled_dot_product_attention(*exact_leaves, is_causal=causal)
     torch.testing.assert_close(y.float(), exact, atol=2e-2, rtol=2e-2)
     w = torch.randn(exact.shape, generator=g)
     (y.float() * w).sum().backward()
     (exact * w).sum().backward()
     for z, exact_z in zip(leaves, exact_leaves):
         torch.testing.assert_close(z.grad.float(), exact_z.grad, atol=5e-2, rtol=5e-2)
+
+
+def test_cpu_attention_leaves_other_calls_alone():
+    """Outside autocast the mode changes nothing: attention is PyTorch's, bit for bit."""
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 16, 8, generator=g) for _ in range(3))
+    with CPUAttention():
+        y = F.scaled_dot_product_attention(q, k, v)
+    assert torch.equal(y, F.scaled_dot_product_attention(q, k, v))
+
+
+def test_written_out_attention_is_the_fused_kernel_in_fp32():
+    """In fp32 the written-out formula is exact attention: it matches PyTorch's kernel to fp32
+    rounding, so the short-window path differs from it only by bf16 products."""
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 16, 8, generator=g) for _ in range(3))
+    torch.testing.assert_close(written_out_attention(q, k, v), F.scaled_dot_product_attention(q, k, v))

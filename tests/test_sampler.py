@@ -13,7 +13,9 @@ import torch
 
 from conftest import tiny_config
 from dlm_core.model import Denoiser
-from dlm_core.sampler import draw, filter_logits, generate, make_canvas, sample
+from dlm_core import masking
+from dlm_core.sampler import (draw, filter_logits, generate, make_canvas, reveal_ancestral, reveal_confidence,
+                              sample)
 
 
 VARIANTS = [("ancestral", None), ("confidence", None), ("ancestral", 8), ("confidence", 8)]
@@ -108,22 +110,75 @@ def test_ancestral_reveal_times_follow_the_schedule(model, tok, schedule):
         assert abs(counts[j - 1].item() - n * p) < 5 * math.sqrt(n * p * (1 - p)), (j, counts.tolist())
 
 
-@pytest.mark.parametrize("steps", [4, 5])
-def test_confidence_reveals_a_fixed_number_of_most_confident(model, tok, steps):
-    """Confidence remasking reveals round(L / steps) positions per step (exactly L / steps when it divides),
-    and they are the masked positions the model is most sure of."""
+@pytest.mark.parametrize("steps, per_step", [(4, [8, 8, 8, 8]), (5, [6, 7, 6, 7, 6])])
+def test_confidence_reveals_a_fixed_number_of_most_confident(model, tok, steps, per_step):
+    """Confidence remasking leaves round(32 (1 - alpha_s)) of 32 masks after each step: with 5 steps
+    26, 19, 13, 6, 0 masks, so 6, 7, 6, 7, 6 reveals. The revealed positions are the masked ones the
+    model is most sure of."""
     out = sample(model, tok, length=32, steps=steps, n_samples=3, strategy="confidence", temperature=0.0, seed=0)
     for j in range(1, steps + 1):
         now = out.revealed_at == j
-        assert torch.all((now.sum(dim=1) == 32 // steps) | (now.sum(dim=1) == -(-32 // steps)))
-        if 32 % steps == 0:
-            assert torch.all(now.sum(dim=1) == 32 // steps)
+        assert now.sum(dim=1).tolist() == [per_step[j - 1]] * 3
         probs, _ = replay_probs(model, out.frame(j - 1), 0.0, None, None)
         conf = probs.max(-1).values
         later = out.revealed_at > j  # still masked after step j
         for b in range(3):
             if later[b].any():
                 assert conf[b][now[b]].min() >= conf[b][later[b]].max() - 1e-6
+
+
+def test_reveal_ancestral_by_hand():
+    """From alpha_t = 0.25 to alpha_s = 0.625 a masked position is revealed with probability
+    (0.625 - 0.25) / 0.75 = 0.5; at the last step (alpha_s = 1) with probability 1. Positions that are
+    not active are never revealed."""
+    active = torch.zeros(4, 50_000, dtype=torch.bool)
+    active[:, ::2] = True  # every other position is masked
+    gen = torch.Generator().manual_seed(0)
+    reveal = reveal_ancestral(active, 0.625, 0.25, gen)
+    n = active.sum().item()
+    assert not reveal[~active].any()
+    assert abs(reveal.sum().item() - n / 2) < 5 * math.sqrt(n / 4)
+    assert torch.equal(reveal_ancestral(active, 1.0, 0.25, gen), active)
+    assert torch.equal(reveal_ancestral(active, 1.0, 0.0, gen), active)  # one step from t = 1 to 0
+
+
+def test_reveal_confidence_by_hand():
+    """Of 5 masked positions, alpha_s = 0.4 leaves round(5 * 0.6) = 3 masked, so the 2 most confident
+    are revealed; alpha_s = 0.6 leaves 2, so 3 are revealed and a tie is broken by position, left first.
+    An inactive position is never revealed, however confident."""
+    conf = torch.tensor([[0.9, 0.5, 0.5, 0.7, 0.5, 1.0]])
+    active = torch.tensor([[True, True, True, True, True, False]])
+    n_masked0 = torch.tensor([5])
+    assert reveal_confidence(active, conf, n_masked0, 0.4).nonzero()[:, 1].tolist() == [0, 3]
+    assert reveal_confidence(active, conf, n_masked0, 0.6).nonzero()[:, 1].tolist() == [0, 1, 3]
+    assert reveal_confidence(active, conf, n_masked0, 1.0).nonzero()[:, 1].tolist() == [0, 1, 2, 3, 4]
+    # 300 equal confidences, half revealed: the left half, whatever order an unstable sort would give
+    ties = torch.ones(1, 300, dtype=torch.bool)
+    reveal = reveal_confidence(ties, torch.full((1, 300), 0.5), torch.tensor([300]), 0.5)
+    assert reveal.nonzero()[:, 1].tolist() == list(range(150))
+    # the count is per row, against the masks the block started with: here 2 of 4 are already revealed
+    conf2 = torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]])
+    active2 = torch.tensor([[True, True, False, False], [True, True, True, True]])
+    reveal = reveal_confidence(active2, conf2, torch.tensor([4, 4]), 0.75)  # leave round(4 * 0.25) = 1
+    assert reveal.tolist() == [[False, True, False, False], [True, True, True, False]]
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.0])
+def test_hand_written_reverse_step_reproduces_sample(model, tok, temperature):
+    """Chapter 7's reverse step, written out: guess everywhere with `draw`, then one uniform per position
+    decides the reveals. Looped from t = 1 to 0 with the same seeded generator, it gives `sample`'s
+    result exactly: the sampler draws its random numbers in this order and no other."""
+    steps, gen = 8, torch.Generator().manual_seed(5)
+    xt = make_canvas(tok, 32, "ROMEO:").repeat(2, 1)
+    for j in range(steps):
+        t, s = 1 - j / steps, 1 - (j + 1) / steps
+        with torch.no_grad():
+            x0_hat, _ = draw(model(xt).float(), temperature, gen)
+        a_t, a_s = masking.alpha(t).item(), masking.alpha(s).item()
+        u = torch.rand(xt.shape, generator=gen)
+        xt = torch.where((xt == tok.mask_id) & (u < (a_s - a_t) / (1 - a_t)), x0_hat, xt)
+    out = sample(model, tok, length=32, prompt="ROMEO:", steps=steps, n_samples=2, temperature=temperature, seed=5)
+    assert torch.equal(out.ids, xt)
 
 
 @pytest.mark.parametrize("strategy", ["ancestral", "confidence"])
@@ -178,6 +233,7 @@ def test_filter_logits_by_hand():
     (dict(template="a_b", length=5), "template has 3 characters but length=5"),
     (dict(length=8, steps=0), "steps must be a positive integer"),
     (dict(length=8, steps=2.5), "steps must be a positive integer"),
+    (dict(length=8, steps=True), "steps must be a positive integer"),
     (dict(length=8, temperature=-0.1), "temperature must be >= 0"),
     (dict(length=8, top_k=0), "top_k must be >= 1"),
     (dict(length=8, top_p=0.0), "top_p must lie in \\(0, 1\\]"),
@@ -237,6 +293,7 @@ def test_generate_with_and_without_cache_agree(twin, tok, kwargs):
 
 
 def test_generate_confidence_is_the_drawn_characters_probability(twin, tok):
+    """With the cache, each recorded confidence is the probability a full causal pass gives the character."""
     out = generate(twin, tok, length=12, prompt="To", seed=1)
     probs = twin(out.ids[:, :-1]).softmax(-1)  # (1, 11, V): position i predicts i + 1
     expected = probs[0, 1:].gather(-1, out.ids[0, 2:, None]).squeeze(-1)
@@ -248,9 +305,12 @@ def test_generate_confidence_is_the_drawn_characters_probability(twin, tok):
     (dict(length=33), "length 33 is longer than the model's context \\(32\\)"),
     (dict(length=8, temperature=-1), "temperature must be >= 0"),
     (dict(length=8, top_p=2.0), "top_p must lie in"),
+    (dict(length=8, top_k=0), "top_k must be >= 1"),
     (dict(length=8, prompt="héllo"), "'é'"),
+    (dict(length=4, prompt="ROMEO"), "prompt has 5 characters, more than length=4"),
 ])
 def test_generate_bad_inputs_rejected(twin, tok, kwargs, message):
+    """generate() checks its arguments like sample() (the same messages)."""
     with pytest.raises(ValueError, match=message):
         generate(twin, tok, **kwargs)
 

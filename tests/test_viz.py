@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
+from fnmatch import fnmatch
+from importlib import resources
+from pathlib import Path
 
 import pytest
 import torch
@@ -44,10 +48,6 @@ def test_masks_only_grow_as_t_rises():
         assert all(shown[i] == text[i] for i in range(len(text)) if i not in hidden)
         previous = hidden
     assert len(previous) == len(text)
-
-
-def test_fixed_uniforms_are_the_seeded_generators_draws():
-    assert torch.equal(viz.fixed_uniforms(5, seed=3), torch.rand(5, generator=torch.Generator().manual_seed(3)))
 
 
 @pytest.mark.parametrize("t, schedule, uniforms, message", [
@@ -153,3 +153,14 @@ def test_player_twin_rejects_bad_input(run):
         viz.player_twin({})
     with pytest.raises(ValueError, match="start='begin' or 'end'"):
         viz.player_twin({"run": run}, start="middle")
+
+
+def test_twin_files_ship_with_the_package():
+    """The twins' HTML and JavaScript live in files: each must be in the package and declared
+    as package data, or dlm_core.viz would not even import from an installed wheel."""
+    package = resources.files("dlm_core")
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    shipped = pyproject["tool"]["setuptools"]["package-data"]["dlm_core"]
+    for name in viz.TWIN_FILES:
+        assert (package / "twins" / name).read_text(encoding="utf-8").strip(), f"twins/{name} is missing or empty"
+        assert any(fnmatch(f"twins/{name}", pattern) for pattern in shipped), f"twins/{name} is not package data"

@@ -11,7 +11,7 @@ from conftest import tiny_config
 from dlm_core import checkpoint
 from dlm_core.model import Denoiser
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).parents[1]))
 import race  # noqa: E402
 
 

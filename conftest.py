@@ -1,4 +1,4 @@
-"""Shared fixtures for the dlm_core tests.
+"""Shared fixtures for the tests of dlm_core (tests/) and of the benchmark scripts (benchmarks/tests/).
 
 The tests never touch the network. The corpus comes from the DLM_DATA environment
 variable (CI points it at an offline copy of tinyshakespeare.txt); tests that need it
