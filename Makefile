@@ -2,7 +2,8 @@
 #   make setup      create .venv and install the course (torch pinned, editable dlm_core, the book tools)
 #   make book       set up, then build the book into _build/html (open _build/html/index.html)
 #   make test       unit tests, then the notebooks re-executed against their saved outputs (nbval),
-#                   then the book build with warnings as errors, then its interactive views in a browser
+#                   then the book build with warnings as errors, then its interactive views in a browser,
+#                   then the live widgets in a real JupyterLab
 #   make notebooks  re-execute the chapters in place and save their outputs (after editing one)
 #   make clean      remove .venv and build outputs
 
@@ -20,9 +21,12 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # Warnings are errors (-W) and every cross-reference must resolve (-n, nitpicky).
 BOOK_FLAGS := -W -n --keep-going
 
-.PHONY: setup book test unit nbval book-check browser-check notebooks clean
+.PHONY: setup book test unit nbval book-check browser-check jupyterlab-check browser notebooks clean
 
 $(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "make: the course needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1 || echo missing)." \
+		"Name another, e.g. make PYTHON=python3.12 book"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
@@ -35,7 +39,7 @@ book: setup
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 	@echo "The book is in _build/html/index.html"
 
-test: unit nbval book-check browser-check
+test: unit nbval book-check browser-check jupyterlab-check
 
 # The unit tests of dlm_core (tests/) and of the benchmark scripts (benchmarks/tests/), the slow
 # ones included; `.venv/bin/python -m pytest -m "not slow"` is the quick run while editing.
@@ -47,10 +51,12 @@ unit: setup
 # tests/nbval_sanitize.cfg for what is and what is normalised first).
 # Importing pyplot once first builds matplotlib's font cache on a fresh machine, so its one-off
 # notice cannot land in a cell's output.
+# On an accelerator (CUDA, MPS) only the cells whose output does not depend on its floating
+# point are compared (tests/nbval_mode.py says which mode and why; DLM_DEVICE=cpu forces the CPU).
 nbval: setup
 	$(BIN)/python -c "import matplotlib.pyplot"
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/
+		--nbval-sanitize-with tests/nbval_sanitize.cfg $$($(BIN)/python tests/nbval_mode.py) notebooks/
 
 # A fresh build (no cache from an earlier one can hide a warning).
 book-check: setup
@@ -58,10 +64,21 @@ book-check: setup
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 
 # The book's kernel-free interactive views (dlm_core.viz twins), opened from _build/html in
-# headless Chromium (Debian's `chromium`, never downloaded), driven and checked; screenshots
-# in _build/browser/. Needs the build: run after book-check.
+# headless Chrome or Chromium (tests/browser/find_browser.py says which), driven and checked;
+# screenshots in _build/browser/. Needs the build: run after book-check.
 browser-check: setup
 	$(BIN)/python tests/browser/check_twins.py
+
+# The live widgets in a real JupyterLab (on 127.0.0.1): chapters 3 and 7 run, the masking-rate
+# slider dragged with the mouse, the unmasking player stepped and played; screenshots beside the
+# browser check's.
+jupyterlab-check: setup
+	$(BIN)/python tests/browser/check_jupyterlab.py
+
+# On a machine without Chrome or Chromium: download Playwright's Chromium (needs the internet;
+# CI never runs this, it installs Debian's chromium).
+browser: setup
+	$(BIN)/python -m playwright install chromium
 
 # Streams are merged after execution (the second CoalesceStreams), and neither timings nor the
 # live widgets' state are recorded (the book shows the kernel-free twins instead), so

@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dlm", description="A character-level masked diffusion language model.")
     sub = p.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
+    common.add_argument("--device", help="cuda, mps or cpu (default: $DLM_DEVICE, else the best available)")
     common.add_argument("--data", help="path to tinyshakespeare.txt (default: $DLM_DATA, the cache, or download)")
 
     t = sub.add_parser("train", parents=[common], help="train a model")

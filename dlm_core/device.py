@@ -1,14 +1,16 @@
 """Where to run, and in what precision.
 
-The device is picked as CUDA, then Apple's MPS, then the CPU. Mixed precision (bf16
-autocast) is used where the hardware does bf16 matrix products natively: CUDA GPUs from
-Ampere on, and CPUs with AVX-512 BF16 or AMX, where it roughly doubles the matmul rate.
+The device is the one named (an argument, or the DLM_DEVICE environment variable), else
+CUDA, then Apple's MPS, then the CPU. Mixed precision (bf16 autocast) is used where the
+hardware does bf16 matrix products natively: CUDA GPUs from Ampere on, and CPUs with
+AVX-512 BF16 or AMX, where it roughly doubles the matmul rate.
 On MPS the course stays in fp32, the safe choice across macOS versions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 
@@ -18,11 +20,15 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def pick_device(name: str | None = None) -> torch.device:
+    """The device to run on: `name` if given, else the environment variable DLM_DEVICE if set
+    (e.g. `DLM_DEVICE=cpu` on a Mac, to get the CPU's numbers), else CUDA, then MPS, then the CPU.
+    A device that is not here is a one-line error naming what is."""
+    source = "" if name else " (from DLM_DEVICE)"
+    name = name or os.environ.get("DLM_DEVICE") or None
     if name is not None:
         available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
-        kind = name.split(":")[0]
-        if not available.get(kind, False):
-            raise ValueError(f"device {name!r} is not available here; use one of "
+        if not available.get(name.split(":")[0], False):
+            raise ValueError(f"device {name!r}{source} is not available here; use one of "
                              f"{', '.join(k for k, ok in available.items() if ok)}")
         return torch.device(name)
     if torch.cuda.is_available():

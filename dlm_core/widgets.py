@@ -11,7 +11,7 @@ output's `value`. The online book has no kernel; it shows the twins from `viz` i
     InfillingPlayground  type a line with holes (_), watch them fill
 
 The sampling widgets take the model and tokenizer as arguments (the tests pass a tiny model);
-without them they load the shipped checkpoint on the CPU.
+without them they load the shipped checkpoint (on `device.pick_device()`'s device).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def _shipped(model, tokenizer):
     """The model and tokenizer to sample from: the ones given, or the shipped checkpoint."""
     if model is None or tokenizer is None:
         from . import pretrained
-        model, tokenizer, _ = pretrained.load(device="cpu")
+        model, tokenizer, _ = pretrained.load()
     return model, tokenizer
 
 

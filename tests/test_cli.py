@@ -168,6 +168,12 @@ def test_resume_applies_a_new_step_budget_and_refuses_other_changes(tmp_path, co
     assert saved["step"] == 5 and saved["train"]["max_steps"] == 5 and saved["train"]["lr"] == 3e-3
 
 
+def test_error_device_from_the_environment_that_is_not_here(monkeypatch, capsys):
+    """DLM_DEVICE naming a device this machine lacks: one line naming it and what is available."""
+    monkeypatch.setenv("DLM_DEVICE", "xpu")
+    assert_one_line_error(run(capsys, "sample", "--steps", 2), "sample", "'xpu' (from DLM_DEVICE)", "use one of cpu")
+
+
 def test_error_missing_config_file(tmp_path, capsys):
     """A config file that does not exist."""
     assert_one_line_error(run(capsys, "train", "--out", tmp_path / "run", "--config", tmp_path / "no.json"),

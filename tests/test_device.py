@@ -13,6 +13,17 @@ def test_pick_named_device():
         pick_device("tpu")
 
 
+def test_dlm_device_names_the_device(monkeypatch):
+    """DLM_DEVICE is honoured when no device is named, and a device it names that is not here is a
+    one-line error that says where the name came from; an explicit name wins over it."""
+    monkeypatch.setenv("DLM_DEVICE", "cpu")
+    assert pick_device() == torch.device("cpu")
+    monkeypatch.setenv("DLM_DEVICE", "tpu")
+    with pytest.raises(ValueError, match=r"device 'tpu' \(from DLM_DEVICE\) is not available here; use one of cpu"):
+        pick_device()
+    assert pick_device("cpu") == torch.device("cpu")
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_absent_cuda_rejected():
     """Asking for CUDA on a machine without it is an error, not a crash later."""

@@ -9,15 +9,15 @@ also fails on any JavaScript error, any failed resource load and any request tha
 machine. Screenshots go to _build/browser/ (kept by CI as artefacts). Usage:
 `python tests/browser/check_twins.py [BUILD]`, BUILD being the book's build folder (_build).
 
-The browser is Debian's `chromium`, driven by Playwright; nothing is downloaded at run time
-(CI installs `chromium` with apt when it is missing, see .ci/run).
+The browser is an installed Chrome or Chromium (`find_browser.py` says which; CI uses Debian's
+`chromium`, installed with apt when missing, see .ci/run), driven by Playwright; nothing is
+downloaded at run time.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
 from dlm_core import viz
+from find_browser import find_browser
 
 CHAPTERS = {"03_forward_process": 1, "07_sampling": 2, "09_infilling": 1, "10_diffusion_vs_autoregression": 1}  # chapter: how many twins it shows
 # No network here: the browser must not try to reach one (updates, sync, safe browsing, ...).
@@ -161,14 +162,18 @@ def check_chapter(browser, build: Path, name: str, n_twins: int) -> list[str]:
 
 def main(build: Path) -> int:
     missing = [name for name in CHAPTERS if not (build / "html" / "notebooks" / f"{name}.html").exists()]
-    if missing or not shutil.which("chromium"):
-        print(f"need the built book ({', '.join(missing)} missing: run `make book-check`) "
-              f"and Chromium (`chromium`: apt-get install chromium)", file=sys.stderr)
+    if missing:
+        print(f"need the built book ({', '.join(missing)} missing: run `make book-check`)", file=sys.stderr)
         return 2
     (build / "browser").mkdir(parents=True, exist_ok=True)
     failed = False
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
+        try:
+            executable = find_browser(p)
+        except ValueError as e:
+            print(f"browser check: {e}", file=sys.stderr)
+            return 2
+        browser = p.chromium.launch(executable_path=executable, args=ARGS)
         for name, n_twins in CHAPTERS.items():
             problems = check_chapter(browser, build, name, n_twins)
             print(f"{'FAIL' if problems else 'ok  '} {name}")
