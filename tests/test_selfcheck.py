@@ -12,7 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dlm_core import masking, selfcheck
+import dlm_selfcheck as selfcheck
+from dlm_core import masking
 from dlm_core.model import Denoiser
 
 # --- printing ------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """Self-checks for the exercises: run the reader's function and say, in one line, whether it works.
 
+This module is course tooling beside the library, not part of it: `dlm_core` is what the chapters
+teach; this is what checks the code you write in their exercises (`import dlm_selfcheck as selfcheck`).
+
 Each `check_*` function calls the code the reader wrote on a few inputs whose answers are
 known (from the library, or from first principles), prints
 
@@ -24,7 +27,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from . import masking
+from dlm_core import masking
 
 __all__ = [
     "check_alpha", "check_mask_rate", "check_elbo_weight", "check_forward_process",
@@ -285,7 +288,7 @@ def check_attention(fn) -> None:
 
 def diagnose_param_count(fn) -> str | None:
     """fn(cfg: ModelConfig) should return the number of parameters of Denoiser(cfg), by formula."""
-    from .model import Denoiser, preset
+    from dlm_core.model import Denoiser, preset
 
     for name in ("tiny", "laptop"):
         for overrides in ({}, {"n_layer": 3, "d_model": 48, "n_head": 3}):
