@@ -12,7 +12,9 @@ with what makes a small run on a laptop count:
 - checkpoints are written atomically every `ckpt_interval` steps, at the end and on Ctrl-C,
   with the optimizer and generator states, so `resume=True` continues a run exactly;
 - early stopping for a model that overfits (the autoregressive twin, chapter 10): `keep_best`
-  keeps the best validation estimate's weights in `<out>-best`, `patience` ends the run.
+  keeps the best validation estimate's weights in `<out>-best`, `patience` ends the run, and
+  `holdout_fraction` takes those estimates from a held-out tail of the training split, so the
+  validation split that scores the model played no part in choosing it.
 bf16 autocast comes from `device.py`, several processes from `distributed.py`.
 
 References: Loshchilov & Hutter 2019 (AdamW); Jordan et al. 2024 (Muon); Karpathy, nanoGPT `train.py`.
@@ -57,6 +59,8 @@ class TrainConfig:
     eval_interval: int = 250          # steps between validation estimates
     eval_windows: int = 64            # validation windows per estimate (2 mask draws each)
     ckpt_interval: int = 1000         # steps between checkpoints
+    holdout_fraction: float = 0.0     # > 0: hold out this last share of the training split and
+                                      # validate (and early-stop) on it, never on the validation split
     keep_best: bool = False           # also keep the best validation estimate's weights in <out>-best
     patience: int | None = None       # stop after this many estimates in a row without a new best
     precision: str = "auto"           # auto, fp32 or bf16 (autocast)
@@ -81,6 +85,8 @@ class TrainConfig:
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
         _check_window_schedule(self.window_schedule)
+        if not 0 <= self.holdout_fraction < 0.5:
+            raise ValueError(f"holdout_fraction must be at least 0 and below 0.5, got {self.holdout_fraction}")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be at least 1 (or null for none), got {self.patience}")
 
@@ -219,7 +225,10 @@ class Run:
     def __init__(self, cfg: TrainConfig, text: str, out: Path, resume: bool, device: torch.device):
         self.cfg, self.out = cfg, out
         self.tokenizer = CharTokenizer.from_text(text)
-        self.train_ids, self.val_ids = (self.tokenizer.encode(part) for part in data.split(text))
+        train_text, val_text = data.split(text)
+        if cfg.holdout_fraction:  # validate on the training split's tail, keep the validation split unseen
+            train_text, val_text = data.split(train_text, 1 - cfg.holdout_fraction)
+        self.train_ids, self.val_ids = self.tokenizer.encode(train_text), self.tokenizer.encode(val_text)
         saved = {"step": 0, "elapsed": 0.0, "history": []}
         if resume:
             self.model, saved_tok, saved = checkpoint.load(out, device)

@@ -101,6 +101,8 @@ def test_a_window_schedule_that_does_not_fit_the_model_fails_before_training(tmp
     (dict(lr=-1e-3), "lr must be positive"),
     (dict(lr=float("nan")), "lr must be positive"),
     (dict(patience=0), "patience must be at least 1"),
+    (dict(holdout_fraction=0.5), "holdout_fraction must be at least 0 and below 0.5"),
+    (dict(holdout_fraction=-0.1), "holdout_fraction must be at least 0 and below 0.5"),
     (dict(lr="fast"), "setting lr must be float, got 'fast'"),
     (dict(model=[1]), "setting model must be dict"),
     (dict(keep_best=1), "setting keep_best must be bool"),
@@ -290,6 +292,29 @@ def test_patience_stops_and_keep_best_keeps_the_best_weights(tmp_path, corpus_pa
           device="cpu", progress=False)
     ta, tb = tensors(best), tensors(tmp_path / "short")
     assert all(torch.equal(ta[k], tb[k]) for k in tb)
+
+
+def test_holdout_validates_on_the_training_splits_tail(tmp_path, corpus, corpus_path, monkeypatch):
+    """With holdout_fraction=0.05 the estimates see the last 5% of the training split and the
+    batches only the first 95%; the validation split is seen by neither."""
+    seen, real_get_batch = {}, data.get_batch
+
+    def fake_evaluate(model, ids, *args, **kwargs):
+        seen["val"] = ids
+        return 0.0, 0.0
+
+    def get_batch(ids, *args):
+        seen["train"] = ids
+        return real_get_batch(ids, *args)
+
+    monkeypatch.setattr(train_module, "evaluate", fake_evaluate)
+    monkeypatch.setattr(data, "get_batch", get_batch)
+    train(quick_config(max_steps=2, holdout_fraction=0.05), tmp_path / "run", data_path=corpus_path,
+          device="cpu", progress=False)
+    tok, (train_text, _) = CharTokenizer.from_text(corpus), data.split(corpus)
+    cut = int(0.95 * len(train_text))
+    assert torch.equal(seen["train"], tok.encode(train_text[:cut]))
+    assert torch.equal(seen["val"], tok.encode(train_text[cut:]))
 
 
 def test_patience_counts_across_a_resume(tmp_path, corpus_path, monkeypatch, capsys):
