@@ -3,7 +3,10 @@
 Forward process. At time t in [0, 1] each character of x0 is kept with probability
 alpha_t and replaced by `[MASK]` with probability 1 - alpha_t, independently of the
 others. alpha_0 = 1 (clean text), alpha_1 = 0 (all masks). The schedule is the shape
-of alpha_t in between: linear (alpha_t = 1 - t) or cosine (alpha_t = cos(pi t / 2)).
+of alpha_t in between: linear (alpha_t = 1 - t) or cosine, the schedule of MaskGIT and MD4
+(alpha_t = 1 - cos(pi (1 - t) / 2) = 1 - sin(pi t / 2)), which masks quickly at first and
+slowly near t = 1, so the sampler, running from t = 1 down to 0, reveals few characters at
+its first steps and many at its last.
 
 Objective. For a denoiser with the SUBS parameterisation, the continuous-time negative
 ELBO (MDLM, MD4) is
@@ -61,27 +64,37 @@ def _check_schedule(schedule: str) -> None:
 
 
 def alpha(t, schedule: str = "linear") -> torch.Tensor:
-    """Probability that a character is still visible at time t."""
+    """Probability that a character is still visible at time t.
+    Cosine: 1 - sin(pi t / 2), which is exact at t = 0 (sin(0) = 0), written for t >= 1/2 as
+    2 sin^2(pi (1 - t) / 4) (the same number), which is exact at t = 1 and keeps its digits
+    near t = 1, where alpha_t is tiny and 1 - sin would lose them in float32. The sampler
+    needs both ends exact: alpha_1 = 0 and alpha_0 = 1 make its last step reveal everything."""
     _check_schedule(schedule)
     t = _as_t(t)
-    return 1 - t if schedule == "linear" else torch.cos(math.pi / 2 * t)
+    if schedule == "linear":
+        return 1 - t
+    return torch.where(t < 0.5, 1 - torch.sin(math.pi / 2 * t), 2 * torch.sin(math.pi / 4 * (1 - t)) ** 2)
 
 
 def mask_rate(t, schedule: str = "linear") -> torch.Tensor:
-    """1 - alpha_t, the probability that a character is masked at time t. For the cosine
-    schedule 1 - cos(pi t / 2) is computed as 2 sin^2(pi t / 4), which stays accurate in
-    float32 for small t, where the subtraction would lose every digit."""
+    """1 - alpha_t, the probability that a character is masked at time t. Cosine: sin(pi t / 2),
+    accurate in float32 at every t (no subtraction), 0 at t = 0 and exactly 1 at t = 1."""
     _check_schedule(schedule)
     t = _as_t(t)
-    return t if schedule == "linear" else 2 * torch.sin(math.pi / 4 * t) ** 2
+    return t if schedule == "linear" else torch.sin(math.pi / 2 * t)
 
 
 def elbo_weight(t, schedule: str = "linear") -> torch.Tensor:
     """w(t) = -alpha'_t / (1 - alpha_t): the weight of the masked cross-entropy at time t.
-    Linear: 1 / t. Cosine: (pi/2) sin(pi t/2) / (1 - cos(pi t/2)) = (pi/2) / tan(pi t/4)."""
+    Linear: 1 / t. Cosine: alpha'_t = -(pi/2) cos(pi t/2), so w(t) = (pi/2) cos(pi t/2) / sin(pi t/2)
+    = (pi/2) / tan(pi t/2), like 1/t near t = 0 and falling to 0 at t = 1 (a fully masked line
+    carries no weight). For t >= 1/2 it is computed as (pi/2) tan(pi (1 - t) / 2), the same
+    number, because tan(pi t/2) near its pole at t = 1 is inaccurate in float32."""
     _check_schedule(schedule)
     t = _as_t(t)
-    return 1 / t if schedule == "linear" else (math.pi / 2) / torch.tan(math.pi / 4 * t)
+    if schedule == "linear":
+        return 1 / t
+    return (math.pi / 2) * torch.where(t < 0.5, 1 / torch.tan(math.pi / 2 * t), torch.tan(math.pi / 2 * (1 - t)))
 
 
 def _rand(shape, generator: torch.Generator, device) -> torch.Tensor:

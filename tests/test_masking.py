@@ -31,11 +31,25 @@ def test_linear_schedule_values():
 
 
 def test_cosine_schedule_values():
-    """Cosine: alpha_t = cos(pi t / 2), from 1 at t = 0 to 0 at t = 1."""
-    t = torch.linspace(0, 1, 11)
-    assert torch.allclose(masking.alpha(t, "cosine"), torch.cos(math.pi / 2 * t), atol=1e-7)
-    assert masking.alpha(0.0, "cosine").item() == 1.0
-    assert abs(masking.alpha(1.0, "cosine").item()) < 1e-7
+    """Cosine (MaskGIT, MD4): alpha_t = 1 - sin(pi t / 2), exact at both ends, where the sampler needs it."""
+    t = torch.tensor([0.0, 1 / 3, 0.5, 1.0])
+    assert torch.allclose(masking.alpha(t, "cosine"), torch.tensor([1.0, 0.5, 1 - math.sqrt(0.5), 0.0]), atol=1e-7)
+    assert torch.allclose(masking.mask_rate(t, "cosine"), torch.tensor([0.0, 0.5, math.sqrt(0.5), 1.0]), atol=1e-7)
+    assert masking.alpha(0.0, "cosine").item() == 1.0 and masking.alpha(1.0, "cosine").item() == 0.0
+    assert masking.mask_rate(0.0, "cosine").item() == 0.0 and masking.mask_rate(1.0, "cosine").item() == 1.0
+
+
+def test_cosine_masks_quickly_early_and_slowly_late():
+    """Half the characters are hidden by t = 1/3 (linear: t = 1/2); the last 10% of t hides about 1%."""
+    assert masking.mask_rate(1 / 3, "cosine").item() == pytest.approx(0.5, abs=1e-7)
+    late = (masking.mask_rate(1.0, "cosine") - masking.mask_rate(0.9, "cosine")).item()
+    assert late == pytest.approx(1 - math.cos(math.pi / 20), abs=1e-6) and late < 0.013
+
+
+def test_cosine_weight_values():
+    """w(t) = (pi/2) / tan(pi t / 2): (pi/2) sqrt(3) at t = 1/3, pi/2 at t = 1/2, 0 at t = 1."""
+    w = masking.elbo_weight(torch.tensor([1 / 3, 0.5, 1.0]), "cosine")
+    assert torch.allclose(w, torch.tensor([math.pi / 2 * math.sqrt(3), math.pi / 2, 0.0]), atol=1e-6)
 
 
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])
@@ -47,11 +61,30 @@ def test_elbo_weight_is_minus_alpha_prime_over_one_minus_alpha(schedule):
     assert torch.allclose(masking.elbo_weight(t, schedule), expected, rtol=1e-3)
 
 
-def test_cosine_weight_accurate_at_small_t():
-    """For small t the cosine weight stays finite and accurate: w(t) = (pi/2) / tan(pi t / 4)."""
-    t = torch.tensor([1e-4, 1e-3, 1e-2])
-    expected = (math.pi / 2) / torch.tan(math.pi / 4 * t.double())
-    assert torch.allclose(masking.elbo_weight(t, "cosine").double(), expected, rtol=1e-4)
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_weight_times_mask_rate_integrates_to_one(schedule):
+    """w(t) (1 - alpha_t) = -alpha'_t, so its integral over [0, 1] is alpha_0 - alpha_1 = 1: the weight
+    has the right sign and scale (a w off by a factor, or the mirrored schedule's w, fails this).
+    64-point Gauss-Legendre quadrature of the library's own float32 functions."""
+    nodes, weights = np.polynomial.legendre.leggauss(64)
+    t = torch.tensor((nodes + 1) / 2, dtype=torch.float32)
+    f = (masking.elbo_weight(t, schedule) * masking.mask_rate(t, schedule)).double().numpy()
+    assert float(np.sum(weights / 2 * f)) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_cosine_weight_accurate_near_both_ends():
+    """Near t = 0 and t = 1 the cosine weight stays accurate in float32: (pi/2) / tan(pi t / 2),
+    computed in float64 from the same float32 times."""
+    t = torch.tensor([1e-6, 1e-4, 1e-2, 0.99, 1 - 1e-4, 1 - 1e-6])
+    expected = (math.pi / 2) / torch.tan(math.pi / 2 * t.double())
+    assert torch.allclose(masking.elbo_weight(t, "cosine").double(), expected, rtol=1e-5, atol=0)
+
+
+def test_cosine_alpha_accurate_near_one():
+    """Near t = 1 alpha_t is tiny; computed as 2 sin^2(pi (1 - t) / 4) it keeps its relative accuracy."""
+    t = torch.tensor([0.99, 1 - 1e-4, 1 - 1e-6])
+    expected = 1 - torch.sin(math.pi / 2 * t.double())
+    assert torch.allclose(masking.alpha(t, "cosine").double(), expected, rtol=1e-4, atol=0)
 
 
 @pytest.mark.parametrize("bad", [-0.01, 1.01, float("nan"), [0.5, 2.0]])
@@ -211,7 +244,7 @@ def quadrature_nelbo(model, x0, schedule) -> float:
     if schedule == "linear":
         a, w = 1 - t, 1 / t
     else:
-        a, w = np.cos(np.pi / 2 * t), (np.pi / 2) * np.sin(np.pi / 2 * t) / (1 - np.cos(np.pi / 2 * t))
+        a, w = 1 - np.sin(np.pi / 2 * t), (np.pi / 2) * np.cos(np.pi / 2 * t) / np.sin(np.pi / 2 * t)
     expected_ce = sum((1 - a) ** len(M) * a ** (L - len(M)) * masked_ce_sum(model, x0, M) for M in maskings())
     return float(np.sum(dt * w * expected_ce))
 
@@ -240,11 +273,11 @@ def estimates(estimator, schedule="linear", n=100_000, seed=0):
 @pytest.mark.parametrize("estimator, schedule", [("any-order", "linear"), ("any-order-is", "linear"),
                                                  ("continuous", "linear"), ("continuous", "cosine")])
 def test_estimators_average_to_exact_nelbo(estimator, schedule):
-    """All estimators are unbiased for NELBO / L: 100,000 draws land within 5 standard errors.
+    """All estimators are unbiased for NELBO / L: 200,000 draws land within 5 standard errors.
     (The plain standard error ignores the stratification of t, so it is conservative; but the linear
     continuous estimator is heavy-tailed, its variance growing like log(1 / smallest t).)"""
     exact = exact_nelbo(ToyPredictor(), X0) / L
-    est = estimates(estimator, schedule)
+    est = estimates(estimator, schedule, n=200_000)
     se = est.std().item() / math.sqrt(len(est))
     assert abs(est.mean().item() - exact) < 5 * se
     assert se < 0.01 * exact  # sharp enough to see a 5% error

@@ -30,9 +30,9 @@ def run() -> Samples:
 def test_masked_view_hides_exactly_the_positions_below_the_mask_rate():
     u = [0.1, 0.5, 0.9, 0.3]
     assert viz.masked_view("abcd", 0.4, "linear", u) == ("▒bc▒", 2, pytest.approx(1.6))
-    # cosine at t = 0.5: 1 - cos(pi/4) = 0.2929, so only u = 0.1 is below it
+    # cosine at t = 0.5: sin(pi/4) = 0.7071, so every u but 0.9 is below it
     shown, n, expected = viz.masked_view("abcd", 0.5, "cosine", u)
-    assert (shown, n) == ("▒bcd", 1) and expected == pytest.approx(4 * 0.29289, abs=1e-4)
+    assert (shown, n) == ("▒▒c▒", 3) and expected == pytest.approx(4 * 0.70711, abs=1e-4)
     assert viz.masked_view("abcd", 0.0, "linear", u)[:2] == ("abcd", 0)
     assert viz.masked_view("abcd", 1.0, "linear", u)[:2] == ("▒▒▒▒", 4)
 

@@ -36,9 +36,9 @@ def test_masking_slider_shows_the_masked_line_and_the_count():
     slider.t.value = 0.4
     assert _canvas_text(slider.canvas) == "▒bc▒"
     assert slider.stats.value == "2 of 4 masked; expected T(1 - alpha_t) = 1.6"
-    slider.schedule.value = "cosine"  # 1 - cos(0.2 pi) = 0.191: only u = 0.1 is below it
-    assert _canvas_text(slider.canvas) == "▒bcd"
-    assert slider.stats.value == "1 of 4 masked; expected T(1 - alpha_t) = 0.8"
+    slider.schedule.value = "cosine"  # sin(0.2 pi) = 0.588: u = 0.1, 0.5 and 0.3 are below it
+    assert _canvas_text(slider.canvas) == "▒▒c▒"
+    assert slider.stats.value == "3 of 4 masked; expected T(1 - alpha_t) = 2.4"
 
 
 def test_raising_the_slider_only_adds_masks():

@@ -1,7 +1,7 @@
 // Masking-rate slider (viz.masking_twin): hides text[i] while u[i] < 1 - alpha_t, rate() as masking.mask_rate. viz defines root (the view's div) and data = {text, u, t, schedule, glyph}.
 const slider = root.querySelector(".t"), schedule = root.querySelector(".schedule");
 slider.value = data.t; schedule.value = data.schedule;
-function rate(t, s) { return s === "linear" ? t : 2 * Math.sin(Math.PI * t / 4) ** 2; }
+function rate(t, s) { return s === "linear" ? t : Math.sin(Math.PI * t / 2); }
 function draw() {
   const t = parseFloat(slider.value), r = rate(t, schedule.value);
   let shown = "", hidden = 0;
