@@ -23,7 +23,7 @@ guesses, uniforms for the reveals) and then moved to the model's device. A seed 
 means the same thing on CPU, CUDA and MPS, and no call relies on `torch.multinomial`,
 which has known bugs on MPS.
 
-References: Austin et al. 2021, D3PM; Sahoo et al. 2024, MDLM (ancestral sampling and
+References: Austin et al. 2021, D3PM; Zheng et al. 2024 (float64 Gumbel noise); Sahoo et al. 2024, MDLM (ancestral sampling and
 caching); Nie et al. 2025, LLaDA (confidence remasking, semi-AR blocks); Arriola et al.
 2025, block diffusion; Holtzman et al. 2020 (top-p).
 """
@@ -102,19 +102,26 @@ def filter_logits(logits, top_k: int | None = None, top_p: float | None = None):
 
 def draw(logits, temperature: float, generator: torch.Generator):
     """Gumbel-max sampling: argmax(logits / T + Gumbel noise) is a draw from softmax(logits / T).
-    Returns the drawn ids and their probabilities under that distribution, both (B, T)."""
+    Returns the drawn ids and their probabilities under that distribution, both (B, T).
+
+    The noise and the sum are float64 on the CPU. In float32, -log(-log u) is cut off at about 16.6
+    (u is a multiple of 2^-24), so a character far less likely than the best could never win:
+    float32 noise samples at a lower temperature than asked (Zheng et al. 2024). float64 moves the
+    cut-off to about 36.7, i.e. to probabilities near 1e-16 that no run draws often enough to miss;
+    MPS has no float64, hence the CPU."""
     if temperature == 0:
         probs = logits.softmax(dim=-1)
         x0_hat = logits.argmax(dim=-1)
     else:
         probs = (logits / temperature).softmax(dim=-1)
-        u = torch.rand(logits.shape, generator=generator).clamp_min(1e-20).to(logits.device)
-        x0_hat = (probs.log() - (-u.log()).log()).argmax(dim=-1)
+        u = torch.rand(logits.shape, generator=generator, dtype=torch.float64).clamp_min(1e-300)
+        x0_hat = (probs.cpu().double().log() - (-u.log()).log()).argmax(dim=-1).to(logits.device)
     return x0_hat, probs.gather(-1, x0_hat.unsqueeze(-1)).squeeze(-1)
 
 
 def _check(model, length: int, causal: bool, temperature: float, top_k: int | None, top_p: float | None,
-           steps: int = 1, strategy: str = STRATEGIES[0], block_length: int | None = None) -> None:
+           steps: int = 1, strategy: str = STRATEGIES[0], block_length: int | None = None,
+           choice_temperature: float = 0.0) -> None:
     """Every argument check of `sample` (causal=False) and `generate` (causal=True), each in one place.
     The canvas (prompt, template, length) is checked by `make_canvas`, the number of blocks by `_blocks`."""
     if model.cfg.causal and not causal:
@@ -134,6 +141,10 @@ def _check(model, length: int, causal: bool, temperature: float, top_k: int | No
         raise ValueError(f"top_k must be >= 1, got {top_k}")
     if top_p is not None and not 0 < top_p <= 1:
         raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
+    if not choice_temperature >= 0:
+        raise ValueError(f"choice_temperature must be >= 0, got {choice_temperature}")
+    if choice_temperature and strategy != "confidence":
+        raise ValueError("choice_temperature ranks confidence decoding's choices; use it with strategy='confidence'")
     if block_length is not None and block_length < 1:
         raise ValueError(f"block_length must be >= 1, got {block_length}")
 
@@ -157,13 +168,15 @@ def reveal_ancestral(active, a_s: float, a_t: float, gen: torch.Generator):
     return active & (u < (a_s - a_t) / (1 - a_t))
 
 
-def reveal_confidence(active, conf, n_masked0, a_s: float):
+def reveal_confidence(active, conf, n_masked0, a_s: float, noise=None):
     """Which masked positions to reveal from t to s: as many as leave round(n_masked0 * (1 - alpha_s))
     masked (the expected number under ancestral sampling), choosing those whose guess has the highest
-    confidence `conf` (B, T). n_masked0 (B,): the masks at the start of the block. No randomness."""
+    confidence `conf` (B, T). n_masked0 (B,): the masks at the start of the block. `noise` (B, T), if
+    given, is added to the log-confidences before they are ranked (MaskGIT's choice noise)."""
     keep_masked = torch.round(n_masked0 * (1 - a_s)).long()
     n_reveal = active.sum(dim=1) - keep_masked  # (B,)
-    score = torch.where(active, conf, -1.0)  # confidences are >= 0: positions not active sort last
+    score = conf.clamp_min(1e-30).log() + (0 if noise is None else noise)  # finite for every active position
+    score = torch.where(active, score, -math.inf)  # so positions not active sort last
     # The rank trick: argsort lists the positions from most to least confident; the argsort of that
     # list gives each position's place in it, its rank (0: the most confident). stable=True breaks
     # ties (equal confidences, e.g. several guesses with probability 1) by position, left first:
@@ -173,15 +186,26 @@ def reveal_confidence(active, conf, n_masked0, a_s: float):
     return active & (rank < n_reveal.unsqueeze(1))
 
 
+def choice_noise(shape, scale: float, gen: torch.Generator, device):
+    """Gumbel noise times `scale` (B, T), or None for scale 0. Confidence decoding ranks by
+    log-confidence plus this noise, with the scale falling linearly to 0 as t does (MaskGIT's
+    annealed "choice temperature"): early steps, which fix the text's shape, choose less greedily."""
+    if scale == 0:
+        return None
+    u = torch.rand(shape, generator=gen, dtype=torch.float64).clamp_min(1e-300)
+    return (-(-u.log()).log() * scale).float().to(device)
+
+
 @torch.no_grad()
 def sample(model, tokenizer, length: int | None = None, steps: int = 64, strategy: str = "ancestral",
            prompt: str = "", template: str | None = None, n_samples: int = 1, temperature: float = 1.0,
            top_k: int | None = None, top_p: float | None = None, block_length: int | None = None,
-           schedule: str = "linear", seed: int = 0) -> Samples:
-    """Generate `n_samples` texts by running the reverse process for `steps` steps."""
+           schedule: str = "linear", choice_temperature: float = 0.0, seed: int = 0) -> Samples:
+    """Generate `n_samples` texts by running the reverse process for `steps` steps.
+    `choice_temperature` > 0 adds annealed noise to confidence decoding's choice (`choice_noise`)."""
     canvas = make_canvas(tokenizer, length, prompt, template)
     _check(model, canvas.shape[-1], causal=False, temperature=temperature, top_k=top_k, top_p=top_p,
-           steps=steps, strategy=strategy, block_length=block_length)
+           steps=steps, strategy=strategy, block_length=block_length, choice_temperature=choice_temperature)
     was_training = model.training
     model.eval()
     device = next(model.parameters(), torch.empty(0)).device  # no parameters (an OnnxDenoiser): the CPU
@@ -203,7 +227,8 @@ def sample(model, tokenizer, length: int | None = None, steps: int = 64, strateg
             if strategy == "ancestral":
                 reveal = reveal_ancestral(active, a_s, a_t, gen)
             else:
-                reveal = reveal_confidence(active, conf, n_masked0, a_s)
+                noise = choice_noise(xt.shape, choice_temperature * t, gen, device)
+                reveal = reveal_confidence(active, conf, n_masked0, a_s, noise)
             step += 1
             xt = torch.where(reveal, x0_hat, xt)
             revealed_at = torch.where(reveal, step, revealed_at)
