@@ -45,8 +45,10 @@ CANDIDATES = {
     "ReMDM-cap 0.05, top-p 0.9": {"method": "remdm", "eta": 0.05, "top_p": 0.9},
     "confidence-64": {"strategy": "confidence"},
     "confidence-64, choice T 1": {"strategy": "confidence", "choice_temperature": 1.0},
+    "confidence-64, choice T 1.5": {"strategy": "confidence", "choice_temperature": 1.5},
     "confidence-64, choice T 2": {"strategy": "confidence", "choice_temperature": 2.0},
     "confidence-64, choice T 4.5": {"strategy": "confidence", "choice_temperature": 4.5},
+    "confidence-64, choice T 1.5, top-p 0.95": {"strategy": "confidence", "choice_temperature": 1.5, "top_p": 0.95},
     "confidence-64, choice T 2, MD4 cosine": {"strategy": "confidence", "choice_temperature": 2.0, "schedule": "cosine"},
     "confidence-64, choice T 2, blocks of 32": {"strategy": "confidence", "choice_temperature": 2.0, "block_length": 32},
     "confidence-64, blocks of 32": {"strategy": "confidence", "block_length": 32},
@@ -85,11 +87,11 @@ def remdm(model, tokenizer, eta: float, steps: int = 64, top_p=None, temperature
     return [tokenizer.decode(row) for row in xt]
 
 
-def run_candidate(model, tokenizer, kwargs: dict, seed: int) -> list[str]:
-    """The 8 texts of one candidate for one seed."""
+def run_candidate(model, tokenizer, kwargs: dict, seed: int, canvas: dict | None = None) -> list[str]:
+    """The 8 texts of one candidate for one seed; `canvas` (length, prompt) defaults to the study's."""
     kwargs, method = dict(kwargs), kwargs.get("method", "sample")
     kwargs.pop("method", None)
-    canvas = dict(length=LENGTH, prompt=PROMPT)
+    canvas = canvas or dict(length=LENGTH, prompt=PROMPT)
     if method == "remdm":
         return remdm(model, tokenizer, seed=seed, **kwargs, **canvas)
     with mock.patch.object(sampler, "draw", draw_float32) if method == "float32-noise" else contextlib.nullcontext():
@@ -100,24 +102,24 @@ def mean_and_error(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0)
 
 
-def real_text(val_text: str, seeds: list[int], known: set) -> dict:
-    """Real validation text cut like the samples: per seed, 8 random windows of 256 characters."""
+def real_text(val_text: str, seeds: list[int], known: set, length: int = LENGTH) -> dict:
+    """Real validation text cut like the samples: per seed, 8 random windows of `length` characters."""
     scores = {"words": [], "repeats": []}
     for seed in seeds:
         g = torch.Generator().manual_seed(seed)
-        starts = torch.randint(len(val_text) - LENGTH, (N_TEXTS,), generator=g).tolist()
-        texts = [val_text[s: s + LENGTH] for s in starts]
+        starts = torch.randint(len(val_text) - length, (N_TEXTS,), generator=g).tolist()
+        texts = [val_text[s: s + length] for s in starts]
         scores["words"].append(word_fraction(texts, known))
         scores["repeats"].append(repeated_ngram_fraction(texts))
     return {k: mean_and_error(v) for k, v in scores.items()}
 
 
-def measure(model, tokenizer, kwargs: dict, seeds: list[int], known: set) -> dict:
+def measure(model, tokenizer, kwargs: dict, seeds: list[int], known: set, canvas: dict | None = None) -> dict:
     """Quality (mean and error over seeds) and the median time of one call."""
     words, repeats, seconds = [], [], []
     for seed in seeds:
         start = time.perf_counter()
-        texts = run_candidate(model, tokenizer, kwargs, seed)
+        texts = run_candidate(model, tokenizer, kwargs, seed, canvas)
         seconds.append(time.perf_counter() - start)
         words.append(word_fraction(texts, known))
         repeats.append(repeated_ngram_fraction(texts))

@@ -32,6 +32,13 @@ from .sampler import STRATEGIES, generate, sample
 from .train import TrainConfig, train
 
 
+# What `dlm sample` does without flags: confidence decoding with MaskGIT's annealed choice noise.
+# Chosen by benchmarks/sampler_study.py (real words and repeated 4-grams against real text, several
+# seeds; chapter 8): plain ancestral sampling invents words, plain confidence decoding loops, and
+# noise on the choice keeps most of the first's variety and most of the second's spelling.
+DEFAULT_SAMPLER = dict(steps=64, strategy="confidence", choice_temperature=1.5)
+
+
 def _options(args) -> dict:
     """The training settings given on the command line."""
     values = {name: getattr(args, name) for name in
@@ -74,8 +81,11 @@ def _write(model, tokenizer, args):
     length = None if args.infill else args.length or model.cfg.block_size
     decoding = dict(n_samples=args.n, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
     if not model.cfg.causal:
+        choice = args.choice_temperature  # unset: the default's with confidence decoding, none with ancestral
+        if choice is None:
+            choice = DEFAULT_SAMPLER["choice_temperature"] if args.strategy == "confidence" else 0.0
         return sample(model, tokenizer, length=length, steps=args.steps, strategy=args.strategy, prompt=args.prompt,
-                      template=args.infill, block_length=args.block_length, **decoding)
+                      template=args.infill, block_length=args.block_length, choice_temperature=choice, **decoding)
     if args.infill:
         raise ValueError("this checkpoint is an autoregressive twin, which cannot fill holes; "
                          "use a diffusion checkpoint for --infill")
@@ -154,8 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--prompt", default="", help="characters the text starts with")
     s.add_argument("--infill", help='a template with holes "_" to fill, e.g. "To be, or ___ to be"')
     s.add_argument("--length", type=int, help="characters to write, prompt included (default: the model's context)")
-    s.add_argument("--steps", type=int, default=64)
-    s.add_argument("--strategy", choices=STRATEGIES, default="ancestral")
+    s.add_argument("--steps", type=int, default=DEFAULT_SAMPLER["steps"])
+    s.add_argument("--strategy", choices=STRATEGIES, default=DEFAULT_SAMPLER["strategy"])
+    s.add_argument("--choice-temperature", type=float,
+                   help=f"noise on confidence decoding's choice (default {DEFAULT_SAMPLER['choice_temperature']} "
+                        f"with --strategy confidence)")
     s.add_argument("--block-length", type=int, help="fill left to right in blocks of this many characters")
     s.add_argument("--temperature", type=float, default=1.0)
     s.add_argument("--top-k", type=int)

@@ -89,6 +89,24 @@ def test_sample_defaults_to_the_models_context(untrained, capsys):
     assert code == 0 and len(json.loads(stdout)["texts"][0]) == 32
 
 
+def test_sample_without_flags_uses_the_default_sampler(untrained, capsys):
+    """No flags: DEFAULT_SAMPLER (confidence decoding with choice noise, 64 steps), the same texts as
+    sampler.sample called with it. --strategy ancestral drops the choice noise; asking for choice
+    noise with ancestral sampling is a one-line error."""
+    from dlm_core import sampler
+    from dlm_core.cli import DEFAULT_SAMPLER
+
+    model, tok, _ = checkpoint.load(untrained, "cpu")
+    as_json = lambda *flags: json.loads(run(capsys, "sample", "--checkpoint", untrained, "-n", 2, "--json", *flags)[1])
+    out = as_json()
+    assert out["steps"] == DEFAULT_SAMPLER["steps"] == 64
+    assert out["texts"] == sampler.sample(model, tok, length=32, n_samples=2, **DEFAULT_SAMPLER).texts
+    ancestral = sampler.sample(model, tok, length=32, n_samples=2, steps=64).texts
+    assert as_json("--strategy", "ancestral")["texts"] == ancestral != out["texts"]
+    assert_one_line_error(run(capsys, "sample", "--checkpoint", untrained, "--strategy", "ancestral",
+                              "--choice-temperature", 1), "sample", "choice_temperature", "strategy='confidence'")
+
+
 def test_sample_from_an_autoregressive_twin(tmp_path, tok, capsys):
     """A causal checkpoint writes left to right, one character per step, after the prompt."""
     torch.manual_seed(0)
