@@ -119,11 +119,14 @@ class SamplerLab(w.VBox):
         self.steps = w.IntSlider(value=steps, min=1, max=self.length, description="steps")
         self.temperature = w.FloatSlider(value=1.0, min=0, max=2, step=0.05, description="temperature")
         self.top_p = w.FloatSlider(value=1.0, min=0.05, max=1, step=0.05, description="top-p")
+        self.choice = w.FloatSlider(value=0.0, min=0, max=5, step=0.25, description="choice noise")  # confidence only
+        self.block_length = w.IntSlider(value=0, min=0, max=self.length, description="block")  # 0: one block
         self.seed = w.IntText(value=0, description="seed")
         self.prompt = w.Textarea(value=prompt, description="prompt")
         self.button = w.Button(description="sample", button_style="primary")
         self.status, self.player = w.HTML(), UnmaskingPlayer()
         super().__init__([w.HBox([self.strategy, self.steps]), w.HBox([self.temperature, self.top_p]),
+                          w.HBox([self.choice, self.block_length]),
                           w.HBox([self.prompt, w.VBox([self.seed, self.button])]), self.status, self.player])
         self.button.on_click(lambda _: self.run())
         if run:
@@ -137,6 +140,7 @@ class SamplerLab(w.VBox):
                                      strategy=self.strategy.value, prompt=self.prompt.value,
                                      temperature=self.temperature.value,
                                      top_p=self.top_p.value if self.top_p.value < 1 else None,  # 1: keep all
+                                     choice_temperature=self.choice.value, block_length=self.block_length.value or None,
                                      seed=self.seed.value)
         except ValueError as e:
             self.status.value = _error_html(e)

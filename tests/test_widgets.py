@@ -95,6 +95,15 @@ def test_sampler_lab_samples_with_its_settings(model, tok):
     assert lab.player.samples.texts == expected.texts
     assert torch.equal(lab.player.samples.revealed_at, expected.revealed_at)
     assert lab.player.caption.value.startswith("step 4 of 4, t = 0.000")
+    lab.choice.value, lab.block_length.value = 1.5, 8  # choice noise, blocks of 8 filled left to right
+    lab.button.click()
+    expected = sampler.sample(model, tok, length=32, steps=4, prompt="AB", strategy="confidence", temperature=0.5,
+                              top_p=0.9, choice_temperature=1.5, block_length=8, seed=7)
+    assert lab.player.samples.texts == expected.texts
+    assert lab.player.samples.revealed_at[0, 2:8].eq(1).all() and lab.player.samples.revealed_at[0, 24:].eq(4).all()
+    lab.strategy.value = "ancestral"  # choice noise ranks confidence decoding's choices only: one line says so
+    lab.button.click()
+    assert "use it with strategy='confidence'" in html.unescape(lab.status.value)
 
 
 def test_sampler_lab_shows_a_bad_prompt_as_a_message(model, tok):
