@@ -51,7 +51,7 @@ def test_library_schedules_pass(schedule):
 
 def test_reader_cosine_mask_rate_passes():
     def mask_rate(t, schedule="cosine"):
-        return 1 - torch.cos(math.pi / 2 * t)
+        return torch.sin(math.pi / 2 * t)  # MD4 and MaskGIT: 1 - alpha_t = sin(pi t / 2)
     assert selfcheck.diagnose_mask_rate(mask_rate, "cosine") is None
 
 
@@ -62,7 +62,7 @@ def test_alpha_instead_of_mask_rate_fails():
 
 def test_math_instead_of_torch_fails_on_tensor_with_hint():
     def mask_rate(t, schedule="cosine"):
-        return 1 - math.cos(math.pi / 2 * float(t))
+        return math.sin(math.pi / 2 * float(t))
     assert "elementwise" in selfcheck.diagnose_mask_rate(mask_rate, "cosine")
 
 
