@@ -1,6 +1,8 @@
 # One command for each job a reader or CI needs. Everything runs inside .venv.
 #   make setup      create .venv and install the course (torch pinned, editable dlm_core, the book tools)
-#   make book       set up, then build the book into _build/html (open _build/html/index.html)
+#   make book       set up, then build the book into _build/html, with the live sampler's model and
+#                   ONNX Runtime Web (npm ci) in _build/html/_static/live/; serve it to read it:
+#                   python -m http.server -d _build/html
 #   make test       unit tests, then the notebooks re-executed against their saved outputs (nbval),
 #                   then the book build with warnings as errors, then its interactive views in a browser,
 #                   then the live widgets in a real JupyterLab
@@ -35,9 +37,15 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# After the pages, book/live/build.py exports the shipped model to ONNX and copies ONNX Runtime Web
+# (the version package-lock.json pins; `npm ci` when node_modules lacks it) beside them. Without
+# npm it says so in one line and the pages' live samplers show their replays instead.
+LIVE := $(BIN)/python book/live/build.py _build/html
+
 book: setup
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
-	@echo "The book is in _build/html/index.html"
+	$(LIVE)
+	@echo "The book is in _build/html: serve it with python -m http.server -d _build/html and open http://127.0.0.1:8000/"
 
 test: unit nbval book-check browser-check jupyterlab-check
 
@@ -62,12 +70,15 @@ nbval: setup
 book-check: setup
 	rm -rf _build
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
+	$(LIVE)
 
 # The book's kernel-free interactive views (dlm_core.viz twins), opened from _build/html in
-# headless Chrome or Chromium (tests/browser/find_browser.py says which), driven and checked;
+# headless Chrome or Chromium (tests/browser/find_browser.py says which), driven and checked; then
+# the live sampler, served on 127.0.0.1, run and compared with dlm_core (tests/browser/check_live.py);
 # screenshots in _build/browser/. Needs the build: run after book-check.
 browser-check: setup
 	$(BIN)/python tests/browser/check_twins.py
+	$(BIN)/python tests/browser/check_live.py
 
 # The live widgets in a real JupyterLab (on 127.0.0.1): chapters 3 and 7 run, the masking-rate
 # slider dragged with the mouse, the unmasking player stepped and played; screenshots beside the
@@ -94,4 +105,4 @@ notebooks: setup
 	done
 
 clean:
-	rm -rf $(VENV) _build .pytest_cache
+	rm -rf $(VENV) _build .pytest_cache node_modules

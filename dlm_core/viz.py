@@ -1,6 +1,6 @@
 """Pictures of the forward and reverse processes: pure functions, and kernel-free HTML views.
 
-Two layers, so that the widgets stay thin and everything shown can be tested:
+Three layers; the first two keep the widgets thin and make everything shown testable:
 
 1. Pure functions compute what a view shows. `masked_view` hides characters of a line at
    time t; `frame_cells` gives the (character, colour) of every position of a sampling run
@@ -13,6 +13,9 @@ Two layers, so that the widgets stay thin and everything shown can be tested:
    twice stores the same output, and nbval can compare it. Their HTML and JavaScript are
    files in dlm_core/twins/, so that they read (and are edited) as what they are; Python
    keeps the data and the assembly.
+3. The live sampler. `live_sampler` runs the real model in the reader's browser (ONNX Runtime
+   Web, with the model file `make book` exports beside the pages; book/live/build.py), and
+   falls back to a player twin where it cannot run.
 
 A masked position is drawn as "▒", a newline as "⏎", so that every position is one character.
 """
@@ -26,7 +29,7 @@ from importlib import resources
 
 import torch
 
-from . import masking
+from . import masking, sampler
 
 MASK_GLYPH = "▒"
 NEWLINE_GLYPH = "⏎"
@@ -185,3 +188,42 @@ def player_twin(runs: dict, row: int = 0, start: str = "end", interval_ms: int =
             for (c, by_step, r), (_, by_conf, _) in zip(run_cells(s, "step", row), run_cells(s, "confidence", row))])
         for label, s in runs.items()])
     return _twin("unmasking player", "player", data)
+
+
+# ---------------------------------------------------------------------------------------
+# The live sampler: the real model in the reader's browser, the player twin where it cannot run
+
+
+LIVE_FILES = ("live.html", "live.js", "sampler.js")  # in dlm_core/twins/, shipped like the twins' files
+_LIVE_TEXT = {name: _read_twin_file(name) for name in LIVE_FILES}
+
+
+def live_sampler(fallback: dict, text: str = "ROMEO:", length: int = 128, steps: int = 32,
+                 strategy: str = "ancestral", temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, choice_temperature: float = 0.0,
+                 schedule: str = "linear") -> Twin:
+    """A view that runs the shipped denoiser in the reader's browser: type a prompt, or a template
+    whose `_` are holes (a text with a `_` is a template, as `sampler.make_canvas(template=...)`;
+    any other is a prompt padded with masks to `length`), choose the settings, press play.
+
+    The model is the ONNX graph that `make book` exports beside the pages, run by ONNX Runtime Web;
+    twins/sampler.js is `sampler.sample` in JavaScript. Where that cannot run (a page opened from a
+    file, JupyterLab, a browser without WebAssembly) one line says why and the player twin replays
+    the precomputed `fallback` runs ({label: Samples}) instead. The arguments are the settings it
+    opens with; the page checks them as `sampler.sample` does when play is pressed."""
+    if strategy not in sampler.STRATEGIES or schedule not in masking.SCHEDULES:
+        raise ValueError(f"choose a strategy from {', '.join(sampler.STRATEGIES)} and a schedule from "
+                         f"{', '.join(masking.SCHEDULES)}; got {strategy!r} and {schedule!r}")
+    replay = player_twin(fallback, start="end")
+    data = dict(text=text, length=length, steps=steps, strategy=strategy, temperature=temperature, top_k=top_k,
+                top_p=top_p, choice_temperature=choice_temperature, schedule=schedule, glyph=MASK_GLYPH,
+                newline=NEWLINE_GLYPH, masked=MASKED_COLOUR, given=GIVEN_COLOUR,
+                ramps=dict(step=STEP_RAMP, confidence=CONFIDENCE_RAMP), legend=LEGEND)
+    controls = _LIVE_TEXT["live.html"].rstrip("\n").format(canvas_style=CANVAS_STYLE, fallback=replay.html)
+    script = _LIVE_TEXT["sampler.js"] + _LIVE_TEXT["live.js"]
+    payload = json.dumps(data, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")  # no early </script>
+    uid = "dlm-live-" + hashlib.sha1((payload + controls + script).encode()).hexdigest()[:12]
+    body = (f'<div id="{uid}" class="dlm-live" style="margin:0.5em 0">{controls}</div>\n'
+            f'<script>(function () {{\nconst root = document.getElementById("{uid}");\n'
+            f'const data = {payload};\n{script}}})();</script>')
+    return Twin("live sampler", body)

@@ -112,8 +112,9 @@ def _css_rgb(hex_colour: str) -> str:
     return f"rgb({r}, {g}, {b})"
 
 
-def watch(page, problems: list[str]) -> None:
-    """Record JavaScript errors, failed loads and remote requests (which are all blocked)."""
+def watch(page, problems: list[str], local: str = "file:|data:") -> None:
+    """Record JavaScript errors, failed loads and remote requests (which are all blocked): any
+    request whose address does not start with one of the `local` patterns."""
     def console(message):
         if message.type == "error" and message.text not in KNOWN_THEME_ERRORS:
             problems.append(f"console error: {message.text} ({message.location.get('url')})")
@@ -132,7 +133,7 @@ def watch(page, problems: list[str]) -> None:
     page.on("pageerror", error)
     page.on("console", console)
     page.on("requestfailed", failed)
-    page.route(re.compile(r"^(?!file:|data:)"), remote)
+    page.route(re.compile(f"^(?!{local})"), remote)
 
 
 def check_chapter(browser, build: Path, name: str, n_twins: int) -> list[str]:
