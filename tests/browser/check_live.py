@@ -35,7 +35,7 @@ from dlm_core import masking, pretrained, sampler, viz
 from find_browser import find_browser
 from serve import serve
 
-PAGES = {"book/intro": 1, "notebooks/09_infilling": 1}  # page: how many live samplers it shows
+PAGES = {"book/intro": 1, "notebooks/07_sampling": 1, "notebooks/09_infilling": 1}  # page: how many live samplers it shows
 MAX_MODEL_BYTES = 12_000_000  # the most a reader should download for the model (book/live/build.py)
 TOLERANCE = 1e-4  # largest |browser logit - PyTorch logit| accepted: float32 rounding, not a different model
 INFILL = "To be, or ___ to be, that is the question"
