@@ -8,11 +8,8 @@ A checkpoint is a directory:
     optimizer.safetensors  AdamW moments and random-generator states (only for resuming)
 
 Nothing is ever unpickled: `torch.load` on an untrusted file can run arbitrary code,
-safetensors and JSON cannot. A save writes a complete new directory beside the old one
-and then swaps the two with renames, so an interrupt at any moment leaves one complete
-checkpoint behind.
-
-References: Hugging Face safetensors.
+safetensors and JSON cannot. A save writes a complete new directory beside the old one and
+then swaps the two with renames, so an interrupt at any moment leaves a complete checkpoint.
 """
 
 from __future__ import annotations
@@ -96,7 +93,8 @@ def load(path, device="cpu") -> tuple[Denoiser, CharTokenizer, dict]:
     config = read_config(path)
     cfg = ModelConfig(**config["model"])
     tokenizer = CharTokenizer.load(path / "tokenizer.json")
-    if tokenizer.vocab_size != cfg.vocab_size or "".join(tokenizer.chars) != config.get("vocabulary", "".join(tokenizer.chars)):
+    chars = "".join(tokenizer.chars)
+    if tokenizer.vocab_size != cfg.vocab_size or config.get("vocabulary", chars) != chars:
         raise ValueError(f"checkpoint {path}: tokenizer.json does not match the vocabulary the model was "
                          f"trained with (config.json); the files come from different checkpoints")
     model = Denoiser(cfg)
@@ -104,13 +102,9 @@ def load(path, device="cpu") -> tuple[Denoiser, CharTokenizer, dict]:
     try:
         model.load_state_dict({k: v.float() for k, v in weights.items()})
     except RuntimeError as e:
-        raise ValueError(f"checkpoint {path}: the weights do not fit config.json ({str(e).splitlines()[0]})") from None
+        raise ValueError(f"checkpoint {path}: the weights do not fit config.json "
+                         f"({str(e).splitlines()[0]})") from None
     return model.to(device), tokenizer, config
-
-
-def load_extra(path) -> dict:
-    """The optimizer and generator state saved for resuming."""
-    return _load_tensors(_resolve(path) / "optimizer.safetensors")
 
 
 def training_state(model, optimizers, gens: dict) -> dict:
@@ -125,8 +119,9 @@ def training_state(model, optimizers, gens: dict) -> dict:
     return out
 
 
-def restore_training_state(tensors: dict, model, optimizers, gens: dict) -> None:
-    """Put the state of `training_state` back into fresh optimizers and generators."""
+def restore_training_state(path, model, optimizers, gens: dict) -> None:
+    """Put the `training_state` saved in checkpoint `path` back into fresh optimizers and generators."""
+    tensors = _load_tensors(_resolve(path) / "optimizer.safetensors")
     for k, g in gens.items():
         g.set_state(tensors[f"rng.{k}"])
     torch.set_rng_state(tensors["rng.torch"])

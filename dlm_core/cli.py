@@ -1,12 +1,10 @@
 """The `dlm` command: train, sample and evaluate from a terminal.
 
-    dlm train --preset laptop --minutes 5 --out runs/laptop
-    dlm train --config configs/cpu-5min.json --out runs/5min
+    dlm train --preset laptop --minutes 5 --out runs/laptop     # or --config configs/cpu-5min.json
     dlm sample --checkpoint runs/laptop --prompt "ROMEO:" --length 128 --steps 64
     dlm sample --checkpoint runs/laptop --infill "To be, or ___ to be"
     dlm sample --checkpoint runs/twin --prompt "ROMEO:"   # a causal=True checkpoint writes left to right
     dlm eval --checkpoint runs/laptop --split val
-    dlm export --onnx model.onnx --checkpoint runs/laptop   # also writes model.tokenizer.json
 
 A mistake in the input (a missing file, an unknown character, a bad option) is reported
 as one line on stderr with exit status 2, not as a traceback.
@@ -32,10 +30,9 @@ from .sampler import STRATEGIES, generate, sample
 from .train import TrainConfig, train
 
 
-# What `dlm sample` does without flags: confidence decoding with MaskGIT's annealed choice noise.
-# Chosen by benchmarks/sampler_study.py (real words and repeated 4-grams against real text, several
-# seeds; chapter 8): plain ancestral sampling invents words, plain confidence decoding loops, and
-# noise on the choice keeps most of the first's variety and most of the second's spelling.
+# What `dlm sample` does without flags, chosen by benchmarks/sampler_study.py (chapter 8): plain
+# ancestral sampling invents words, plain confidence decoding loops, and confidence decoding with
+# MaskGIT's annealed choice noise keeps most of the first's variety and most of the second's spelling.
 DEFAULT_SAMPLER = dict(steps=64, strategy="confidence", choice_temperature=1.5)
 
 
@@ -79,7 +76,8 @@ def _load(args):
 def _write(model, tokenizer, args):
     """Diffusion sampling, or, for an autoregressive twin's checkpoint, left-to-right generation."""
     length = None if args.infill else args.length or model.cfg.block_size
-    decoding = dict(n_samples=args.n, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+    decoding = dict(n_samples=args.n, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                    seed=args.seed)
     if not model.cfg.causal:
         choice = args.choice_temperature  # unset: the default's with confidence decoding, none with ancestral
         if choice is None:
@@ -117,9 +115,8 @@ def cmd_eval(args) -> None:
         train_text, val_text = data.split(data.load(args.data))
         text, source = (val_text if args.split == "val" else train_text), f"{args.split} split"
     ids = tokenizer.encode(text)
-    kwargs = {} if model.cfg.causal else {"estimator": args.estimator}
     bpc, se = evaluate(model, ids, torch.Generator().manual_seed(args.seed), draws=args.draws,
-                       max_windows=args.windows, **kwargs)
+                       max_windows=args.windows, estimator=args.estimator)  # the twin ignores it
     if args.json:
         print(json.dumps({"bits_per_char": bpc, "stderr": se, "source": source, "draws": args.draws,
                           "nats_per_char": bpc * math.log(2)}))
@@ -140,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--device", help="cuda, mps or cpu (default: $DLM_DEVICE, else the best available)")
     common.add_argument("--data", help="path to tinyshakespeare.txt (default: $DLM_DATA, the cache, or download)")
+    shipped = argparse.ArgumentParser(add_help=False)
+    shipped.add_argument("--checkpoint",
+                         help="checkpoint directory (default: the model shipped with the course)")
 
     t = sub.add_parser("train", parents=[common], help="train a model")
     t.add_argument("--out", required=True, help="checkpoint directory")
@@ -159,8 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("sample", parents=[common], help="generate text")
-    s.add_argument("--checkpoint", help="checkpoint directory (default: the model shipped with the course)")
+    s = sub.add_parser("sample", parents=[common, shipped], help="generate text")
     s.add_argument("--prompt", default="", help="characters the text starts with")
     s.add_argument("--infill", help='a template with holes "_" to fill, e.g. "To be, or ___ to be"')
     s.add_argument("--length", type=int, help="characters to write, prompt included (default: the model's context)")
@@ -178,21 +177,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_sample)
 
-    e = sub.add_parser("eval", parents=[common], help="bits per character on a split or a text file")
-    e.add_argument("--checkpoint", help="checkpoint directory (default: the model shipped with the course)")
+    e = sub.add_parser("eval", parents=[common, shipped], help="bits per character on a split or a text file")
     e.add_argument("--split", choices=["val", "train"], default="val")
     e.add_argument("--text", help="evaluate this text file instead of a split")
-    e.add_argument("--draws", type=int, default=8, help="mask draws per window (an even number: two stratified sets, which lowers the noise)")
+    e.add_argument("--draws", type=int, default=8,
+                   help="mask draws per window (an even number: two stratified sets, which lowers the noise)")
     e.add_argument("--windows", type=int, help="use at most this many windows (default: all)")
     e.add_argument("--estimator", choices=ESTIMATORS, default="any-order")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval)
 
-    x = sub.add_parser("export", help="write the denoiser as an ONNX graph (needs the onnx extra)")
+    x = sub.add_parser("export", parents=[shipped],
+                       help="write the denoiser as an ONNX graph (needs the onnx extra)")
     x.add_argument("--onnx", required=True, metavar="PATH",
                    help="the graph's file, e.g. model.onnx; the vocabulary goes beside it (model.tokenizer.json)")
-    x.add_argument("--checkpoint", help="checkpoint directory (default: the model shipped with the course)")
     x.add_argument("--opset", type=int, default=export.DEFAULT_OPSET,
                    help=f"ONNX opset, {export.MIN_OPSET} to {export.MAX_OPSET} (default {export.DEFAULT_OPSET})")
     x.set_defaults(func=cmd_export, device="cpu")  # the graph is the same whichever device traced it

@@ -1,18 +1,12 @@
 """A speed path for attention under bf16 autocast on the CPU. Not needed to understand the model.
 
-`model.py` calls `F.scaled_dot_product_attention`. On the CPU under bf16 autocast, PyTorch's
-fused bf16 attention kernel (its backward above all) is slower than its fp32 one, while CPUs
-with bf16 instructions run bf16 matrix products several times as fast as fp32 ones.
-`device.autocast` therefore switches on `CPUAttention` beside CPU autocast: a
-`TorchFunctionMode`, PyTorch's hook for intercepting calls, that reroutes that one function:
-
-- plain bidirectional windows of up to `SHORT_WINDOW` characters are written out as
-  softmax(q k^T / sqrt(D)) v with bf16 products and an fp32 softmax (their (T, T) scores are
-  small enough to store);
-- anything else (longer windows, causal or masked attention) runs the fused kernel in fp32.
-
-The maths is the same attention; only the arithmetic's precision and speed change.
-`benchmarks/throughput.py` times each way.
+On the CPU under bf16 autocast, PyTorch's fused bf16 attention kernel (its backward above all)
+is slower than its fp32 one, while CPUs with bf16 instructions run bf16 matrix products several
+times as fast as fp32 ones. So `device.autocast` switches on `CPUAttention`, a `TorchFunctionMode`
+(PyTorch's hook for intercepting calls), which reroutes `F.scaled_dot_product_attention`: plain
+bidirectional windows of up to `SHORT_WINDOW` characters, whose (T, T) scores are small enough to
+store, are written out with bf16 products and an fp32 softmax; anything else runs the fused
+kernel in fp32. The maths is the same attention; only the arithmetic's precision and speed change.
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
 """Tiny Shakespeare: finding the file, splitting it, and drawing batches of windows.
 
-`load()` looks for the corpus in this order: an explicit `path`, the `DLM_DATA`
-environment variable, the user cache, and finally a one-off download from the public
-URL. Whatever it finds is checked against the corpus's SHA-256, so every number in the
-course is computed on exactly the same 1,115,394 characters.
-
-The split is nanoGPT's: the first 90% trains, the last 10% validates (1,003,854 and
-111,540 characters), so bits per character here can be compared with theirs.
+`load()` looks for the corpus at an explicit `path`, then `DLM_DATA`, then in the user cache,
+and finally downloads it once. Whatever it finds is checked against the corpus's SHA-256, so
+every number in the course is computed on exactly the same 1,115,394 characters. The split is
+nanoGPT's (the first 90% trains, the last 10% validates), so bits per character here can be
+compared with theirs.
 
 References: Karpathy, char-rnn (the corpus); nanoGPT `data/shakespeare_char/prepare.py`.
 """
@@ -33,10 +31,8 @@ def cache_path() -> Path:
 def _check_sha(data: bytes, where: str) -> None:
     digest = hashlib.sha256(data).hexdigest()
     if digest != SHA256:
-        raise ValueError(
-            f"{where} is not Tiny Shakespeare: its SHA-256 is {digest[:12]}..., "
-            f"expected {SHA256[:12]}...; delete it and download the corpus again from {URL}"
-        )
+        raise ValueError(f"{where} is not Tiny Shakespeare: its SHA-256 is {digest[:12]}..., "
+                         f"expected {SHA256[:12]}...; delete it and download the corpus again from {URL}")
 
 
 def _download(dest: Path) -> None:
@@ -44,11 +40,9 @@ def _download(dest: Path) -> None:
         with urllib.request.urlopen(URL, timeout=30) as r:
             data = r.read()
     except OSError as e:
-        raise FileNotFoundError(
-            f"Tiny Shakespeare is not on this machine and downloading it failed ({e}). "
-            f"Download {URL} by hand, then pass its path (load(path=...), --data PATH) "
-            f"or set DLM_DATA=/path/to/tinyshakespeare.txt"
-        ) from None
+        raise FileNotFoundError(f"Tiny Shakespeare is not on this machine and downloading it failed ({e}). "
+                                f"Download {URL} by hand, then pass its path (load(path=...), --data PATH) "
+                                f"or set DLM_DATA=/path/to/tinyshakespeare.txt") from None
     _check_sha(data, f"the file downloaded from {URL}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".part")

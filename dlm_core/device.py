@@ -1,10 +1,8 @@
 """Where to run, and in what precision.
 
-The device is the one named (an argument, or the DLM_DEVICE environment variable), else
-CUDA, then Apple's MPS, then the CPU. Mixed precision (bf16 autocast) is used where the
-hardware does bf16 matrix products natively: CUDA GPUs from Ampere on, and CPUs with
-AVX-512 BF16 or AMX, where it roughly doubles the matmul rate.
-On MPS the course stays in fp32, the safe choice across macOS versions.
+Mixed precision (bf16 autocast) is used where the hardware does bf16 matrix products
+natively: CUDA GPUs from Ampere on, and CPUs with AVX-512 BF16 or AMX, where it roughly
+doubles the matmul rate. On MPS the course stays in fp32, the safe choice across macOS versions.
 """
 
 from __future__ import annotations
@@ -25,17 +23,13 @@ def pick_device(name: str | None = None) -> torch.device:
     A device that is not here is a one-line error naming what is."""
     source = "" if name else " (from DLM_DEVICE)"
     name = name or os.environ.get("DLM_DEVICE") or None
-    if name is not None:
-        available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
-        if not available.get(name.split(":")[0], False):
-            raise ValueError(f"device {name!r}{source} is not available here; use one of "
-                             f"{', '.join(k for k, ok in available.items() if ok)}")
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if name is None:
+        return torch.device(next(kind for kind in ("cuda", "mps", "cpu") if available[kind]))
+    if not available.get(name.split(":")[0], False):
+        raise ValueError(f"device {name!r}{source} is not available here; use one of "
+                         f"{', '.join(k for k, ok in available.items() if ok)}")
+    return torch.device(name)
 
 
 def cpu_has_fast_bf16() -> bool:

@@ -1,10 +1,9 @@
 """Plumbing for training on several processes with `torchrun` (DDP). A plain run never needs it.
 
 Every process draws the same global batch of windows and the same masks from identically
-seeded generators, then trains on its own share of the rows; DDP averages the gradients.
-So the processes together compute exactly the single-process gradient, and a run gives the
-same weights whatever the number of processes (tests/test_distributed.py checks it).
-Only rank 0 evaluates, writes checkpoints and shows progress.
+seeded generators, then trains on its own share of the rows; DDP averages the gradients. So
+the processes together compute exactly the single-process gradient, and a run gives the same
+weights whatever the number of processes. Only rank 0 evaluates, saves and shows progress.
 """
 
 from __future__ import annotations

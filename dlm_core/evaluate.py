@@ -1,15 +1,13 @@
 """Scoring a model on a text: bits per character, with an honest standard error.
 
-`evaluate` cuts the text into consecutive windows of the model's context and scores each.
-For the denoiser the score of a window is the NELBO of `masking.py`, a random quantity (it
-averages over masks), so each window gets several draws; for the autoregressive twin it is
-the exact next-character loss, one pass. The reported error is the Monte-Carlo standard
-error of the mean: how far a repeat with other masks would typically land.
-
-How the draws are spread. Stratifying a window's mask times over [0, 1] lowers the variance,
-but one stratified set gives no honest estimate of its own error (its draws are not
-independent). So each window gets two independent replicates, each a stratified set of
-draws / 2 times; their difference measures the error (`strata_per_replicate`).
+`evaluate` cuts the text into consecutive windows of the model's context and scores each:
+the denoiser by its NELBO, a random quantity (it averages over masks), with several draws per
+window; the autoregressive twin by its exact next-character loss, in one pass. The reported
+error is the Monte-Carlo standard error of the mean: how far a repeat with other masks would
+typically land. Stratifying a window's mask times over [0, 1] lowers the variance, but a
+stratified set gives no honest estimate of its own error (its draws are not independent), so
+each window gets two independent stratified replicates (or, for an odd number of draws,
+independent draws), whose spread measures it.
 """
 
 from __future__ import annotations
@@ -22,12 +20,6 @@ from .data import windows
 from .masking import loss_per_sequence, sample_t
 
 
-def strata_per_replicate(draws: int) -> int:
-    """How a window's draws are split: 2 replicates of draws / 2 stratified times when draws is
-    even, else `draws` replicates of one independent time each."""
-    return draws // 2 if draws % 2 == 0 else 1
-
-
 def replicate_times(rows: int, strata: int, generator: torch.Generator) -> torch.Tensor:
     """Times for `rows` rows, each run of `strata` consecutive rows (one replicate of one window)
     stratified over [0, 1] on its own: (rows,)."""
@@ -36,14 +28,10 @@ def replicate_times(rows: int, strata: int, generator: torch.Generator) -> torch
 
 @torch.no_grad()
 def standard_error(bits: torch.Tensor, all_windows: bool, exact: bool) -> float:
-    """Monte-Carlo standard error of the mean of `bits` (windows x replicates), where each
-    replicate is an independent, unbiased estimate of its window's value.
-
-    With every window of the text scored, only the masks are random: the error comes from
-    the spread of the replicates within each window (none for an exact loss). When the windows
-    are a random subset, which ones were drawn is random too, and the spread of the window
-    means covers both; it is also the (cautious) fallback when one replicate per window leaves
-    the within-window spread unknown."""
+    """Monte-Carlo standard error of the mean of `bits` (windows x replicates, each replicate an
+    independent, unbiased estimate of its window's value). With every window scored only the masks
+    are random, so the error comes from the spread within windows (none for an exact loss); with a
+    random subset of windows, or one replicate per window, from the spread of the window means."""
     n, replicates = bits.shape
     if all_windows and exact:
         return 0.0
@@ -55,10 +43,9 @@ def standard_error(bits: torch.Tensor, all_windows: bool, exact: bool) -> float:
 @torch.no_grad()
 def evaluate(model, data: torch.Tensor, generator: torch.Generator, draws: int = 4,
              max_windows: int | None = None, batch_size: int = 64, **kwargs) -> tuple[float, float]:
-    """Bits per character on `data` (1-D ids) and its Monte-Carlo standard error.
-
-    A tail shorter than a window is left out. `max_windows` scores a random subset of the
-    windows instead (faster, noisier). `kwargs` (estimator, schedule) go to the NELBO."""
+    """Bits per character on `data` (1-D ids) and its Monte-Carlo standard error. A tail shorter
+    than a window is left out; `max_windows` scores a random subset of the windows instead
+    (faster, noisier). `kwargs` (estimator, schedule) go to the NELBO."""
     if draws < 1 or (max_windows is not None and max_windows < 1):
         raise ValueError(f"draws and max_windows must be at least 1, got draws={draws}, max_windows={max_windows}")
     was_training = model.training
@@ -68,7 +55,7 @@ def evaluate(model, data: torch.Tensor, generator: torch.Generator, draws: int =
     if not all_windows:
         w = w[torch.randperm(len(w), generator=torch.Generator().manual_seed(0))[:max_windows]]
     draws = 1 if model.cfg.causal else draws
-    strata = strata_per_replicate(draws)
+    strata = draws // 2 if draws % 2 == 0 else 1  # stratified times per replicate
     device = next(model.parameters(), torch.empty(0)).device  # no parameters (an OnnxDenoiser): the CPU
     per_draw, rows = [], max(1, batch_size // draws)
     for i in range(0, len(w), rows):

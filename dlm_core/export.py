@@ -1,30 +1,19 @@
 """Export the denoiser to ONNX, and run the exported graph in place of the PyTorch model.
 
-    dlm export --onnx model.onnx                       # the shipped model
-    dlm export --onnx runs/5min.onnx --checkpoint runs/5min
-
-writes two files: `model.onnx`, the network as an ONNX graph (the weights inside), and
-`model.tokenizer.json` beside it, the vocabulary that gives the ids their meaning. The
-graph has one input and one output, both with free batch and length axes:
+`dlm export --onnx model.onnx` writes two files: `model.onnx`, the network as an ONNX graph
+(the weights inside), and `model.tokenizer.json` beside it, the vocabulary that gives the
+ids their meaning. The graph has one input and one output, both with free batch and length axes:
 
     xt      int64   (B, T)     ids, [MASK] where a character is hidden; T <= block_size
     logits  float32 (B, T, V)  exactly what `Denoiser.forward` returns
 
-so the SUBS rules travel with it: the [MASK] logit is -inf, and an unmasked position is a
-point mass (0 on its character, -inf elsewhere). -inf is an ordinary IEEE float, stored
-as such in the graph's constants, so any runtime reproduces it. The ModelConfig is stored
-in the graph's metadata, which makes the `.onnx` file self-describing.
+so the SUBS rules (-inf for [MASK], a point mass on an unmasked character) travel with it.
+The ModelConfig is stored in the graph's metadata: the `.onnx` file describes itself.
 
-`OnnxDenoiser` runs the graph with ONNX Runtime and is called like the PyTorch model, so
-`sampler.sample(OnnxDenoiser("model.onnx"), tokenizer, ...)` works unchanged: a way to
-check that the export is faithful (the same seed gives the same text), and a template for
-serving the model without PyTorch.
-
-The exporter is PyTorch's `torch.export`-based one (`dynamo=True`, the default since 2.9),
-not the older TorchScript tracer, which PyTorch has deprecated; it writes the graph through
-`onnxscript`. onnx, onnxscript and onnxruntime are an optional extra, imported only when
-needed: without them the functions here raise a ValueError that says
-`pip install "dlm-course[onnx]"` (the `dlm` command prints it as its one-line error).
+`OnnxDenoiser` runs the graph with ONNX Runtime in place of the PyTorch model: a check that
+the export is faithful (the same seed gives the same text), and a template for serving the
+model without PyTorch. onnx, onnxscript and onnxruntime are an optional extra, imported only
+when needed; without them the functions here say in one line how to install them.
 
 References: the ONNX operator specification (onnx.ai); PyTorch, "Export a PyTorch model to
 ONNX" (torch.onnx); ONNX Runtime's Python API.
@@ -45,10 +34,9 @@ import torch.nn as nn
 from .model import ModelConfig
 from .tokenizer import CharTokenizer
 
-# The opsets accepted. PyTorch's ONNX functions are written in opset 18; for an older one the
-# exporter converts afterwards, and with torch 2.13 that goes wrong for this model (14-16 come
-# out as 18 all the same, 17 as a graph ONNX Runtime rejects), so we refuse it. 23 is the newest
-# torch 2.13 knows. The default, 18, runs on every ONNX Runtime since 1.14.
+# PyTorch's ONNX functions are written in opset 18, and with torch 2.13 converting them to an older
+# one goes wrong for this model (14-16 come out as 18, 17 as a graph ONNX Runtime rejects), so we
+# refuse those. 23 is the newest torch 2.13 knows; 18 runs on every ONNX Runtime since 1.14.
 MIN_OPSET, MAX_OPSET = 18, 23
 DEFAULT_OPSET = 18
 CONFIG_KEY = "dlm.model_config"  # the metadata entry that holds the ModelConfig as JSON
@@ -67,16 +55,9 @@ def tokenizer_path(path) -> Path:
     return Path(path).with_suffix(".tokenizer.json")
 
 
-def _check_opset(opset: int) -> None:
-    if not MIN_OPSET <= opset <= MAX_OPSET:
-        raise ValueError(f"opset {opset} is not supported; choose one from {MIN_OPSET} to {MAX_OPSET} "
-                         f"(default {DEFAULT_OPSET})")
-
-
 @contextlib.contextmanager
 def _quiet_exporter():
-    """The exporter warns about optional packages it does not need here (torchvision's
-    operators) and about deprecations inside its own code; neither concerns this model."""
+    """Silence the exporter's warnings about packages it does not need here and its own deprecations."""
     logger = logging.getLogger("torch.onnx")
     level = logger.level
     logger.setLevel(logging.ERROR)
@@ -91,18 +72,19 @@ def _quiet_exporter():
 def export_onnx(model, tokenizer: CharTokenizer, path, opset: int = DEFAULT_OPSET) -> Path:
     """Write `model` as an ONNX graph to `path` and its vocabulary beside it; returns `path`.
 
-    `torch.export` traces the model once on an example input. The length axis is declared free
-    up to block_size: the model's own length check becomes that bound, and the rotary tables
-    are sliced to the actual length inside the graph."""
+    `torch.export` (not the deprecated TorchScript tracer) traces the model once on an example
+    input. The length axis is declared free up to block_size: the model's own length check becomes
+    that bound, and the rotary tables are sliced to the actual length inside the graph."""
     path = Path(path)
-    _check_opset(opset)
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ValueError(f"opset {opset} is not supported; choose one from {MIN_OPSET} to {MAX_OPSET} "
+                         f"(default {DEFAULT_OPSET})")
     for name in ("onnx", "onnxscript"):  # torch.onnx writes the graph with them; say so before tracing
         _require(name)
     if path.is_dir():
         raise ValueError(f"{path} is a directory; give a file name such as {path / 'model.onnx'}")
     cfg = model.cfg
-    # Any ids will do for tracing; the axes are declared free, the length up to the context.
-    xt = torch.full((2, cfg.block_size), cfg.mask_id, device=next(model.parameters()).device)
+    xt = torch.full((2, cfg.block_size), cfg.mask_id, device=next(model.parameters()).device)  # any ids do
     dims = {0: torch.export.Dim("batch"), 1: torch.export.Dim("length", max=cfg.block_size)}
     was_training = model.training
     model.eval()  # no dropout in the graph
@@ -120,10 +102,9 @@ def export_onnx(model, tokenizer: CharTokenizer, path, opset: int = DEFAULT_OPSE
 class OnnxDenoiser(nn.Module):
     """An exported denoiser run by ONNX Runtime, called like `Denoiser`: xt (B, T) -> logits (B, T, V).
 
-    It is an `nn.Module` (without parameters) so that code written for the PyTorch model runs
-    unchanged: `model.cfg`, `model.eval()`, `model.training`, `torch.no_grad()`. It runs on the
-    CPU with as many threads as PyTorch uses, so one setting (`torch.set_num_threads`) governs both.
-    """
+    An `nn.Module` without parameters, so that code written for the PyTorch model runs unchanged
+    (`model.cfg`, `model.eval()`, `torch.no_grad()`). It runs on the CPU with as many threads as
+    PyTorch uses, so one setting (`torch.set_num_threads`) governs both."""
 
     def __init__(self, path):
         super().__init__()
@@ -145,7 +126,8 @@ class OnnxDenoiser(nn.Module):
 
     def forward(self, xt):
         if xt.shape[1] > self.cfg.block_size:  # the graph would fail with a shape error deep inside
-            raise ValueError(f"sequence of length {xt.shape[1]} is longer than the model's context ({self.cfg.block_size})")
+            raise ValueError(f"sequence of length {xt.shape[1]} is longer than the model's context "
+                             f"({self.cfg.block_size})")
         (logits,) = self.session.run(["logits"], {"xt": xt.to("cpu", torch.long).numpy()})
         return torch.from_numpy(logits)
 

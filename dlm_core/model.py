@@ -1,27 +1,21 @@
 """The denoiser: a bidirectional transformer from a partly masked sequence to logits.
 
 Given `xt`, a sequence in which some characters are replaced by `[MASK]`, the network
-outputs for every position a distribution over the characters that could be there.
-It is a standard pre-norm transformer encoder. Two details make it a *masked diffusion*
-denoiser (the "SUBS" parameterisation of MDLM):
-
-1. it never predicts `[MASK]`: that logit is set to -inf, since the clean text x0 never
-   contains a mask;
-2. a position that is not masked is carried through unchanged: its distribution is a
-   point mass on the character already there.
-
-The network is not told the time t. For masked diffusion the optimal denoiser does not
-need it (the mask pattern already says how much is hidden), as MDLM and MD4 show.
+outputs for every position a distribution over the characters that could be there. It is
+a standard pre-norm transformer encoder; two details make it a *masked diffusion* denoiser
+(the "SUBS" parameterisation of MDLM):
+1. it never predicts `[MASK]` (the clean text x0 never contains one): that logit is -inf;
+2. an unmasked position is carried through: a point mass on the character already there.
+It is not told the time t: the optimal denoiser does not need it, since the mask pattern
+already says how much is hidden (MDLM, MD4).
 
 `causal=True` turns the same network into an autoregressive model (each position sees
 only itself and the left), predicting the next character: the twin we race against.
-Generating from it, a `KVCache` keeps every layer's keys and values of the characters
-already written, so each new character costs one position's work instead of a pass over
-the whole prefix. (The denoiser cannot do this: revealing one character changes what every
-other position attends to, so its keys and values are stale after every step.)
+Its `KVCache` keeps the keys and values of the characters already written, so each new
+character costs one position's work. (The denoiser cannot cache: revealing one character
+changes what every other position attends to.)
 
-Shapes in comments: B sequences, T positions, C = d_model channels, H heads of D = C / H
-channels each (the head width), V characters in the vocabulary.
+Shapes: B sequences, T positions, C = d_model channels, H heads of D = C / H, V characters.
 
 References: Vaswani et al. 2017 (the transformer); Sahoo et al. 2024, MDLM (SUBS);
 Shi et al. 2024, MD4; Karpathy, nanoGPT `model.py` (the layout of this file).

@@ -1,31 +1,23 @@
 """The reverse process: from a canvas of `[MASK]` to text, a few characters at a time.
 
-Time runs backwards from t = 1 (everything masked) to t = 0 in `steps` equal steps.
-At each step the denoiser predicts every masked character at once; the sampler draws a
-guess x0_hat for each, then decides which guesses to *reveal* (write into the canvas).
-Revealed and given characters never change again.
+Time runs backwards from t = 1 (everything masked) to t = 0 in `steps` equal steps. At each
+step the denoiser predicts every masked character at once; the sampler draws a guess x0_hat
+for each, then decides which guesses to *reveal* (write into the canvas); revealed and given
+characters never change again. Two rules decide what to reveal:
+- `ancestral`: the exact reverse of the forward process: from t to s, each masked position is
+  revealed with probability (t - s) / t for the linear schedule, 1 at the last step (s = 0).
+- `confidence`: the same expected number of positions, those whose guess the model is most
+  sure of (LLaDA's "low-confidence remasking").
+With `block_length`, the canvas is filled left to right one block at a time (semi-autoregressive,
+as in LLaDA and block diffusion). `generate` is the autoregressive twin's sampler: one character
+per step, from a key-value cache, returning the same `Samples` so its runs replay alike.
 
-Two rules decide what to reveal from t down to s < t:
-- `ancestral`: the exact reverse of the forward process. A masked position is revealed
-  with probability (alpha_s - alpha_t) / (1 - alpha_t), which is (t - s) / t for the
-  linear schedule; at the last step (s = 0) that is 1, so nothing stays masked.
-- `confidence`: reveal the same expected number of positions, but choose those whose
-  guess the model is most sure of (LLaDA's "low-confidence remasking").
-With `block_length`, the canvas is filled left to right one block at a time
-(semi-autoregressive, as in LLaDA and block diffusion), with the steps shared out.
+All randomness is drawn on the CPU from a seeded `torch.Generator` and then moved to the
+model's device, so a seed means the same thing on CPU, CUDA and MPS (and nothing relies on
+`torch.multinomial`, which has known bugs on MPS).
 
-`generate` is the autoregressive twin's sampler, for comparison: one character per step,
-left to right, each step reading the earlier characters from a key-value cache. It returns
-the same `Samples`, so a left-to-right run replays like a diffusion run.
-
-All randomness is drawn on the CPU from a seeded `torch.Generator` (Gumbel noise for the
-guesses, uniforms for the reveals) and then moved to the model's device. A seed therefore
-means the same thing on CPU, CUDA and MPS, and no call relies on `torch.multinomial`,
-which has known bugs on MPS.
-
-References: Austin et al. 2021, D3PM; Zheng et al. 2024 (float64 Gumbel noise); Sahoo et al. 2024, MDLM (ancestral sampling and
-caching); Nie et al. 2025, LLaDA (confidence remasking, semi-AR blocks); Arriola et al.
-2025, block diffusion; Holtzman et al. 2020 (top-p).
+References: Austin et al. 2021, D3PM; Sahoo et al. 2024, MDLM; Zheng et al. 2024 (float64 Gumbel
+noise); Nie et al. 2025, LLaDA; Arriola et al. 2025, block diffusion; Holtzman et al. 2020 (top-p).
 """
 
 from __future__ import annotations
@@ -43,16 +35,11 @@ STRATEGIES = ("ancestral", "confidence")
 
 @dataclass
 class Samples:
-    """What a sampling run produced, with enough to replay it.
-
-    `revealed_at[b, i]` is the step (1..steps) after which position i of sample b was
-    revealed, 0 for characters that were given; `confidence[b, i]` is the probability the
-    model gave the revealed character at that moment (1 for given characters).
-    """
+    """What a sampling run produced, with enough to replay it."""
     texts: list[str]
     ids: torch.Tensor          # (B, T) the final canvas
-    revealed_at: torch.Tensor  # (B, T) int
-    confidence: torch.Tensor   # (B, T) float
+    revealed_at: torch.Tensor  # (B, T) the step (1..steps) after which a position was revealed; 0: given
+    confidence: torch.Tensor   # (B, T) the probability the model gave it at that moment; 1: given
     steps: int
     mask_id: int
 
@@ -63,11 +50,8 @@ class Samples:
 
 def make_canvas(tokenizer, length: int | None = None, prompt: str = "",
                 template: str | None = None, hole: str = "_") -> torch.Tensor:
-    """The starting sequence (T,): given characters where known, `[MASK]` elsewhere.
-
-    `prompt` fixes the first characters; `template` fixes a whole line with holes, e.g.
-    "To be, or ___ to be" (then `length` defaults to the template's length).
-    """
+    """The starting sequence (T,): given characters where known, `[MASK]` elsewhere. `prompt`
+    fixes the first characters; `template` a whole line with holes, e.g. "To be, or ___ to be"."""
     if template is not None:
         if prompt:
             raise ValueError("give either a prompt or an infill template, not both")
@@ -104,11 +88,10 @@ def draw(logits, temperature: float, generator: torch.Generator):
     """Gumbel-max sampling: argmax(logits / T + Gumbel noise) is a draw from softmax(logits / T).
     Returns the drawn ids and their probabilities under that distribution, both (B, T).
 
-    The noise and the sum are float64 on the CPU. In float32, -log(-log u) is cut off at about 16.6
-    (u is a multiple of 2^-24), so a character far less likely than the best could never win:
-    float32 noise samples at a lower temperature than asked (Zheng et al. 2024). float64 moves the
-    cut-off to about 36.7, i.e. to probabilities near 1e-16 that no run draws often enough to miss;
-    MPS has no float64, hence the CPU."""
+    The noise and the sum are float64 on the CPU (MPS has no float64). In float32, -log(-log u) is
+    cut off at about 16.6 (u is a multiple of 2^-24), so a character far less likely than the best
+    could never win: float32 noise samples at a lower temperature than asked (Zheng et al. 2024).
+    float64 moves the cut-off to about 36.7, probabilities near 1e-16 that no run would miss."""
     if temperature == 0:
         probs = logits.softmax(dim=-1)
         x0_hat = logits.argmax(dim=-1)
@@ -122,8 +105,7 @@ def draw(logits, temperature: float, generator: torch.Generator):
 def _check(model, length: int, causal: bool, temperature: float, top_k: int | None, top_p: float | None,
            steps: int = 1, strategy: str = STRATEGIES[0], block_length: int | None = None,
            choice_temperature: float = 0.0) -> None:
-    """Every argument check of `sample` (causal=False) and `generate` (causal=True), each in one place.
-    The canvas (prompt, template, length) is checked by `make_canvas`, the number of blocks by `_blocks`."""
+    """The argument checks of `sample` (causal=False) and `generate` (causal=True), in one place."""
     if model.cfg.causal and not causal:
         raise ValueError("this is the autoregressive twin (causal=True): generate() writes with it; "
                          "the diffusion sampler needs a denoiser")
@@ -169,19 +151,16 @@ def reveal_ancestral(active, a_s: float, a_t: float, gen: torch.Generator):
 
 
 def reveal_confidence(active, conf, n_masked0, a_s: float, noise=None):
-    """Which masked positions to reveal from t to s: as many as leave round(n_masked0 * (1 - alpha_s))
-    masked (the expected number under ancestral sampling), choosing those whose guess has the highest
-    confidence `conf` (B, T). n_masked0 (B,): the masks at the start of the block. `noise` (B, T), if
-    given, is added to the log-confidences before they are ranked (MaskGIT's choice noise)."""
+    """Which masked positions to reveal from t to s: those whose guess has the highest confidence
+    `conf` (B, T), as many as leave round(n_masked0 * (1 - alpha_s)) of the block's n_masked0 (B,)
+    masked, the expected number under ancestral sampling. `noise` (B, T) is added to the
+    log-confidences before they are ranked (MaskGIT's choice noise)."""
     keep_masked = torch.round(n_masked0 * (1 - a_s)).long()
     n_reveal = active.sum(dim=1) - keep_masked  # (B,)
     score = conf.clamp_min(1e-30).log() + (0 if noise is None else noise)  # finite for every active position
     score = torch.where(active, score, -math.inf)  # so positions not active sort last
-    # The rank trick: argsort lists the positions from most to least confident; the argsort of that
-    # list gives each position's place in it, its rank (0: the most confident). stable=True breaks
-    # ties (equal confidences, e.g. several guesses with probability 1) by position, left first:
-    # an unstable sort may order ties differently on another device, and reveal other positions.
-    # The second argsort sorts a permutation, which has no ties.
+    # The argsort of the argsort is each position's rank (0: the most confident). stable=True
+    # breaks ties (e.g. several guesses with probability 1) left first, the same on every device.
     rank = score.argsort(dim=1, descending=True, stable=True).argsort(dim=1)
     return active & (rank < n_reveal.unsqueeze(1))
 
@@ -246,8 +225,7 @@ def generate(model, tokenizer, length: int, prompt: str = "\n", n_samples: int =
 
     The twin predicts the *next* character, so it needs at least one to start from (a line
     break by default, as a speech starts). With `use_cache`, each step feeds only the newest
-    character; without, it re-reads the whole text so far (the same result, more work).
-    """
+    character; without, it re-reads the whole text so far (the same result, more work)."""
     if not prompt:
         raise ValueError("the autoregressive twin needs a prompt of at least one character, e.g. '\\n'")
     prompt_ids = make_canvas(tokenizer, length, prompt)[: len(prompt)]  # make_canvas checks the prompt and length
@@ -267,6 +245,7 @@ def generate(model, tokenizer, length: int, prompt: str = "\n", n_samples: int =
         x = torch.cat([x, x_next], dim=1)
         confidence.append(conf)
     model.train(was_training)
-    revealed_at = (torch.arange(length) - len(prompt) + 1).clamp_min(0).repeat(n_samples, 1)  # step i writes position P+i-1
+    # step i writes position P + i - 1
+    revealed_at = (torch.arange(length) - len(prompt) + 1).clamp_min(0).repeat(n_samples, 1)
     texts = [tokenizer.decode(row) for row in x.cpu()]
     return Samples(texts, x.cpu(), revealed_at, torch.cat(confidence, dim=1).cpu(), steps, tokenizer.mask_id)

@@ -1,13 +1,10 @@
 """Character-level tokenizer with a `[MASK]` token.
 
-Every distinct character of the training text gets an id, in sorted order (the same
-convention as nanoGPT's `shakespeare_char`), and one extra id, the last, is `[MASK]`:
-the absorbing state of the forward process. Tiny Shakespeare has 65 characters, so the
-vocabulary has 66 entries and `[MASK]` is id 65.
-
-The vocabulary is saved as JSON next to the weights. A model's ids only mean something
-together with the vocabulary it was trained with: rebuilding the vocabulary from a
-different text would silently shift every id.
+Every distinct character of the training text gets an id, in sorted order (nanoGPT's
+`shakespeare_char` convention), and one extra id, the last, is `[MASK]`: the absorbing
+state of the forward process. Tiny Shakespeare has 65 characters, so `[MASK]` is id 65.
+The vocabulary is saved as JSON next to the weights: a model's ids only mean something with
+the vocabulary it was trained with, and rebuilding it from another text would shift them all.
 
 References: Karpathy, nanoGPT `data/shakespeare_char/prepare.py` (the character convention).
 """
@@ -40,9 +37,6 @@ class CharTokenizer:
     def vocab_size(self) -> int:
         return len(self.chars) + 1  # the characters, then [MASK]
 
-    def __len__(self) -> int:
-        return self.vocab_size
-
     def __eq__(self, other: object) -> bool:
         return isinstance(other, CharTokenizer) and self.chars == other.chars
 
@@ -56,29 +50,21 @@ class CharTokenizer:
             return torch.tensor([stoi[c] for c in text], dtype=torch.long)
         except KeyError:
             pos = next(i for i, c in enumerate(text) if c not in stoi)
-            raise ValueError(
-                f"character {text[pos]!r} at position {pos} is not in the vocabulary "
-                f"({len(self.chars)} characters of the training text); remove or replace it"
-            ) from None
+            raise ValueError(f"character {text[pos]!r} at position {pos} is not in the vocabulary "
+                             f"({len(self.chars)} characters of the training text); "
+                             f"remove or replace it") from None
 
     def decode(self, ids, mask_char: str = "_") -> str:
         """Ids -> text, drawing `[MASK]` as `mask_char` (one character, so positions line up)."""
         ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
-        out = []
-        for i in ids:
-            if i == self.mask_id:
-                out.append(mask_char)
-            elif 0 <= i < len(self.chars):
-                out.append(self.chars[i])
-            else:
-                raise ValueError(f"id {i} is outside the vocabulary (0..{self.mask_id})")
-        return "".join(out)
-
-    def to_dict(self) -> dict:
-        return {"chars": self.chars, "mask_token": MASK, "mask_id": self.mask_id}
+        bad = next((i for i in ids if not 0 <= i <= self.mask_id), None)
+        if bad is not None:
+            raise ValueError(f"id {bad} is outside the vocabulary (0..{self.mask_id})")
+        return "".join(mask_char if i == self.mask_id else self.chars[i] for i in ids)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1))
+        vocabulary = {"chars": self.chars, "mask_token": MASK, "mask_id": self.mask_id}
+        Path(path).write_text(json.dumps(vocabulary, ensure_ascii=False, indent=1))
 
     @classmethod
     def load(cls, path: str | Path) -> CharTokenizer:

@@ -2,20 +2,11 @@
 
 `train` is the usual loop (draw a batch of windows, compute the loss, step the optimizer)
 with what makes a small run on a laptop count:
-
-- the loss is the NELBO of `masking.py` (`batch_loss`), so the number being minimised is
-  the number being reported;
-- a step budget (`max_steps`) is deterministic; a wall-clock budget (`time_budget`) runs the
-  cosine over elapsed time, so a run on a slow machine still ends annealed and on time;
-- a window schedule (`window_schedule`) trains on short windows first and the full context
-  at the end, at the same characters per step;
-- checkpoints are written atomically every `ckpt_interval` steps, at the end and on Ctrl-C,
-  with the optimizer and generator states, so `resume=True` continues a run exactly;
-- early stopping for a model that overfits (the autoregressive twin, chapter 10): `keep_best`
-  keeps the best validation estimate's weights in `<out>-best`, `patience` ends the run, and
-  `holdout_fraction` takes those estimates from a held-out tail of the training split, so the
-  validation split that scores the model played no part in choosing it.
-bf16 autocast comes from `device.py`, several processes from `distributed.py`.
+- the loss is the NELBO of `masking.py`, so the number minimised is the number reported;
+- a wall-clock budget runs the cosine over elapsed time: a slow machine still ends annealed;
+- checkpoints hold the optimizer and generator states, so `resume=True` continues a run exactly;
+- early stopping for a model that overfits (the twin, chapter 10) can validate on a held-out tail
+  of the training split, so the validation split that scores it plays no part in choosing it.
 
 References: Loshchilov & Hutter 2019 (AdamW); Jordan et al. 2024 (Muon); Karpathy, nanoGPT `train.py`.
 """
@@ -35,7 +26,7 @@ from . import checkpoint, data, distributed
 from .device import autocast, pick_device
 from .evaluate import evaluate
 from .masking import ESTIMATORS, corrupt, next_char_per_sequence, weighted_masked_ce
-from .model import PRESETS, Denoiser, check_field_types, preset
+from .model import Denoiser, check_field_types, preset
 from .tokenizer import CharTokenizer
 
 
@@ -59,8 +50,7 @@ class TrainConfig:
     eval_interval: int = 250          # steps between validation estimates
     eval_windows: int = 64            # validation windows per estimate (2 mask draws each)
     ckpt_interval: int = 1000         # steps between checkpoints
-    holdout_fraction: float = 0.0     # > 0: hold out this last share of the training split and
-                                      # validate (and early-stop) on it, never on the validation split
+    holdout_fraction: float = 0.0     # > 0: validate and early-stop on this last share of the training split
     keep_best: bool = False           # also keep the best validation estimate's weights in <out>-best
     patience: int | None = None       # stop after this many estimates in a row without a new best
     precision: str = "auto"           # auto, fp32 or bf16 (autocast)
@@ -69,16 +59,17 @@ class TrainConfig:
 
     def __post_init__(self):
         check_field_types(self)
-        if self.preset not in PRESETS:
-            raise ValueError(f"unknown model preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+        preset(self.preset)  # an unknown name fails here, not when the run starts
         if self.optimizer not in ("adamw", "muon"):
             raise ValueError(f"unknown optimizer {self.optimizer!r}; choose adamw or muon")
         if self.estimator not in ESTIMATORS:
             raise ValueError(f"unknown estimator {self.estimator!r}; choose one of {', '.join(ESTIMATORS)}")
         if self.max_steps is None and self.time_budget is None:
             raise ValueError("give a step budget (max_steps) or a time budget (time_budget, seconds)")
-        if (self.max_steps is not None and self.max_steps < 1) or (self.time_budget is not None and self.time_budget <= 0):
-            raise ValueError(f"the budget must be positive, got max_steps={self.max_steps}, time_budget={self.time_budget}")
+        if (self.max_steps is not None and self.max_steps < 1) or \
+                (self.time_budget is not None and self.time_budget <= 0):
+            raise ValueError(f"the budget must be positive, got max_steps={self.max_steps}, "
+                             f"time_budget={self.time_budget}")
         for name in ("batch_size", "eval_interval", "ckpt_interval"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -140,15 +131,11 @@ def lr_at(step: int, cfg: TrainConfig, elapsed: float = 0.0) -> float:
 
 
 def window_at(progress: float, cfg: TrainConfig, block_size: int) -> tuple[int, int]:
-    """(windows per step, window length) at this point of the budget.
-
-    Without a schedule: batch_size windows of the model's full context. With one, the last
-    entry whose progress has been reached sets the length, and the number of windows grows
-    to keep the characters per step (batch_size * block_size) the same, so the learning rate
-    means the same throughout. Short windows early make cheaper steps (attention's cost grows
-    with the length) and a young model learns local structure from them as fast; the long
-    windows at the end teach it to use the whole context it is evaluated with
-    (benchmarks/README.md measures both)."""
+    """(windows per step, window length) at this point of the budget. Without a schedule: batch_size
+    windows of the full context; with one, the length of the last entry reached, and as many windows
+    as keep the characters per step (so what the learning rate means) the same. Short windows make
+    cheap early steps, from which a young model learns local structure as fast; the long ones at the
+    end teach it to use the whole context it is evaluated with."""
     length = block_size
     for start, n in cfg.window_schedule or []:
         if progress >= start:
@@ -186,8 +173,8 @@ def batch_loss(model, x, generator: torch.Generator, estimator: str = "any-order
     return weighted_masked_ce(model(xt), x, masked, weight).mean()
 
 
-# Settings that may change when a run is resumed: they do not change what has been computed.
-# (A new max_steps stretches or shortens the rest of the cosine schedule.)
+# Settings that may change when a run is resumed: they do not change what has been computed
+# (a new max_steps stretches or shortens the rest of the cosine schedule).
 RESUMABLE = ("max_steps", "eval_interval", "ckpt_interval", "keep_best", "patience", "precision", "compile")
 
 
@@ -200,8 +187,8 @@ def resumed_config(out: Path, overrides: dict) -> TrainConfig:
     saved = checkpoint.read_config(out)["train"]
     unknown = sorted(set(saved) - {f.name for f in fields(TrainConfig)})
     if unknown:
-        raise ValueError(f"{out} was written by another version of dlm_core (unknown setting(s) {', '.join(unknown)}); "
-                         f"it cannot be resumed by this one")
+        raise ValueError(f"{out} was written by another version of dlm_core (unknown setting(s) "
+                         f"{', '.join(unknown)}); it cannot be resumed by this one")
     return TrainConfig(**{**saved, **overrides})
 
 
@@ -241,9 +228,10 @@ class Run:
             torch.manual_seed(cfg.seed)
             self.model = Denoiser(mcfg).to(device)
         self.optimizers = make_optimizers(self.model, cfg)
-        self.gens = {"data": torch.Generator().manual_seed(cfg.seed), "mask": torch.Generator().manual_seed(cfg.seed + 1)}
+        self.gens = {"data": torch.Generator().manual_seed(cfg.seed),
+                     "mask": torch.Generator().manual_seed(cfg.seed + 1)}
         if resume:
-            checkpoint.restore_training_state(checkpoint.load_extra(out), self.model, self.optimizers, self.gens)
+            checkpoint.restore_training_state(out, self.model, self.optimizers, self.gens)
         self.step, self.history = saved["step"], saved["history"]
         self.clock = time.perf_counter() - saved["elapsed"]
         self.smooth_loss, self.eval_seconds, self.saved_step = None, 0.0, (self.step if resume else None)
@@ -262,12 +250,10 @@ class Run:
                 "history": self.history, "params": self.model.num_params()}
 
     def record(self) -> dict:
-        """A validation estimate (64 windows by default, 2 draws each) in the history; with
-        keep_best, a new best also saves its weights beside the run."""
+        """A validation estimate, added to the history; with keep_best, a new best's weights are saved."""
         start = time.perf_counter()
-        loss_kwargs = {} if self.cfg.causal else {"estimator": self.cfg.estimator}
         val_bpc, _ = evaluate(self.model, self.val_ids, torch.Generator().manual_seed(1234), draws=2,
-                              max_windows=self.cfg.eval_windows, **loss_kwargs)
+                              max_windows=self.cfg.eval_windows, estimator=self.cfg.estimator)
         entry = {"step": self.step, "elapsed": round(start - self.clock, 2), "val_bpc": val_bpc}
         if self.smooth_loss is not None:
             entry["train_bpc"] = self.smooth_loss / math.log(2)
@@ -295,7 +281,8 @@ def train_step(run: Run, forward, rank: int, world: int, device, elapsed: float)
         if world == 1:
             loss = batch_loss(forward, x, run.gens["mask"], cfg.estimator)
         else:
-            loss = distributed.shard_loss(forward, model.cfg, x, run.gens["mask"], rank, world, estimator=cfg.estimator)
+            loss = distributed.shard_loss(forward, model.cfg, x, run.gens["mask"], rank, world,
+                                          estimator=cfg.estimator)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
     for opt in run.optimizers:
@@ -310,14 +297,14 @@ def check_batches(cfg: TrainConfig, block_size: int, world: int) -> None:
     for start in [start for start, _ in cfg.window_schedule or []] or [0.0]:
         batch, _ = window_at(start, cfg, block_size)
         if batch % world:
-            raise ValueError(f"{batch} windows per step do not split over {world} processes; make batch_size a multiple")
+            raise ValueError(f"{batch} windows per step do not split over {world} processes; "
+                             f"make batch_size a multiple")
 
 
 def train(cfg: TrainConfig | None, out, data_path=None, resume: bool = False, device=None,
           progress: bool = True, overrides: dict | None = None) -> dict:
-    """Train a model (or, with resume, continue the one in `out` under its saved settings plus
-    the safe `overrides`) and keep its checkpoint in the directory `out`. Returns the run's
-    summary: steps, elapsed seconds, parameters and the validation history."""
+    """Train a model in the checkpoint directory `out` (with resume: continue it under its saved
+    settings plus the safe `overrides`); returns steps, elapsed seconds, parameters and history."""
     out = Path(out)
     rank, world, device = distributed.setup(device if isinstance(device, torch.device) else pick_device(device))
     if not resume and (out / "config.json").exists():

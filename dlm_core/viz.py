@@ -1,23 +1,13 @@
 """Pictures of the forward and reverse processes: pure functions, and kernel-free HTML views.
 
-Three layers; the first two keep the widgets thin and make everything shown testable:
-
-1. Pure functions compute what a view shows. `masked_view` hides characters of a line at
-   time t; `frame_cells` gives the (character, colour) of every position of a sampling run
-   after k steps; `frame_caption` says where in the run that is. The live widgets
-   (`dlm_core.widgets`) call them and only display the result.
-2. Twins. A widget needs a running kernel; the online book has none. `masking_twin` and
-   `player_twin` write a small self-contained HTML + JavaScript view with the data
-   embedded (no CDN, nothing loaded from anywhere), which replays the same pictures in
-   the browser. Element ids come from a hash of the content, so executing a notebook
-   twice stores the same output, and nbval can compare it. Their HTML and JavaScript are
-   files in dlm_core/twins/, so that they read (and are edited) as what they are; Python
-   keeps the data and the assembly.
-3. The live sampler. `live_sampler` runs the real model in the reader's browser (ONNX Runtime
-   Web, with the model file `make book` exports beside the pages; book/live/build.py), and
-   falls back to a player twin where it cannot run.
-
-A masked position is drawn as "▒", a newline as "⏎", so that every position is one character.
+1. Pure functions compute what a view shows (`masked_view`, `frame_cells`, `frame_caption`).
+   The live widgets (`dlm_core.widgets`) only display their results, so all of it is testable.
+2. Twins. The online book has no kernel, so `masking_twin` and `player_twin` write small
+   self-contained HTML + JavaScript views (files in dlm_core/twins/) with the data embedded,
+   which replay the same pictures in the browser. Element ids are a hash of the content, so
+   a re-executed notebook stores the same output and nbval can compare it.
+3. `live_sampler` runs the real model in the reader's browser (ONNX Runtime Web, with the
+   model file `make book` exports beside the pages), and falls back to a player twin.
 """
 
 from __future__ import annotations
@@ -31,7 +21,7 @@ import torch
 
 from . import masking, sampler
 
-MASK_GLYPH = "▒"
+MASK_GLYPH = "▒"  # one character per position, so that masked text stays aligned
 NEWLINE_GLYPH = "⏎"
 MASKED_COLOUR = "#f4f4f4"  # background of a position that is still masked
 GIVEN_COLOUR = "#d9d9d9"  # a prompt or template character: never revealed, always there
@@ -47,8 +37,7 @@ LEGEND = {"step": "colour: the step a character appeared at (yellow early, blue 
                         "grey: given"}
 
 
-# ---------------------------------------------------------------------------------------
-# The forward process: one uniform per position, so raising t only ever adds masks
+# --- The forward process: one uniform per position, so raising t only ever adds masks
 
 
 def fixed_uniforms(n: int, seed: int = 0) -> torch.Tensor:
@@ -70,8 +59,7 @@ def masked_view(text: str, t: float, schedule: str, uniforms) -> tuple[str, int,
     return "".join(map(chr, xt.tolist())), int(masked.sum()), expected
 
 
-# ---------------------------------------------------------------------------------------
-# The reverse process: a sampling run, replayed step by step
+# --- The reverse process: a sampling run, replayed step by step
 
 
 def ramp(x: float, stops: tuple[str, str]) -> str:
@@ -81,8 +69,7 @@ def ramp(x: float, stops: tuple[str, str]) -> str:
 
 
 def cell_colour(revealed_at: int, confidence: float, steps: int, colour_by: str) -> str:
-    """The background of a revealed (or given) position: by the step it appeared at, or by
-    the probability the model gave it then."""
+    """The background of a revealed (or given) position: by its step, or by the model's confidence then."""
     if colour_by not in COLOUR_BY:
         raise ValueError(f"unknown colour_by {colour_by!r}; choose one of {', '.join(COLOUR_BY)}")
     if revealed_at == 0:
@@ -92,27 +79,26 @@ def cell_colour(revealed_at: int, confidence: float, steps: int, colour_by: str)
     return ramp(confidence, CONFIDENCE_RAMP)
 
 
-def run_cells(samples, colour_by: str, row: int = 0) -> list[tuple[str, str, int]]:
-    """Every position of sample `row` when the run is over: (character, colour, revealed_at)."""
-    text = samples.texts[row].replace("\n", NEWLINE_GLYPH)
-    revealed_at = samples.revealed_at[row].tolist()
-    confidence = samples.confidence[row].tolist()
+def run_cells(samples, colour_by: str) -> list[tuple[str, str, int]]:
+    """Every position of the run's first sample when it is over: (character, colour, revealed_at)."""
+    text = samples.texts[0].replace("\n", NEWLINE_GLYPH)
+    revealed_at = samples.revealed_at[0].tolist()
+    confidence = samples.confidence[0].tolist()
     return [(c, cell_colour(r, p, samples.steps, colour_by), r)
             for c, r, p in zip(text, revealed_at, confidence)]
 
 
-def frame_cells(samples, k: int, colour_by: str = "step", row: int = 0) -> list[tuple[str, str]]:
-    """(character, colour) of every position after k of the run's steps; a position not yet
-    revealed is (▒, MASKED_COLOUR)."""
+def frame_cells(samples, k: int, colour_by: str = "step") -> list[tuple[str, str]]:
+    """(character, colour) of every position after k steps; one not yet revealed is (▒, MASKED_COLOUR)."""
     if not 0 <= k <= samples.steps:
         raise ValueError(f"step k must lie in 0..{samples.steps} for this run, got {k}")
     return [(c, colour) if r <= k else (MASK_GLYPH, MASKED_COLOUR)
-            for c, colour, r in run_cells(samples, colour_by, row)]
+            for c, colour, r in run_cells(samples, colour_by)]
 
 
-def frame_caption(samples, k: int, row: int = 0) -> str:
+def frame_caption(samples, k: int) -> str:
     """Where the replay is: the step, the time t = 1 - k/steps, and the masks left."""
-    left = int((samples.revealed_at[row] > k).sum())
+    left = int((samples.revealed_at[0] > k).sum())
     return f"step {k} of {samples.steps}, t = {1 - k / samples.steps:.3f}, {left} masked"
 
 
@@ -122,9 +108,7 @@ def cells_html(cells) -> str:
     return f'<div style="{CANVAS_STYLE}">{spans}</div>'
 
 
-
-# ---------------------------------------------------------------------------------------
-# Twins: the same views as self-contained HTML + JavaScript, for a page without a kernel
+# --- Twins: the same views as self-contained HTML + JavaScript, for a page without a kernel
 
 
 class Twin:
@@ -140,29 +124,28 @@ class Twin:
         return f"<{self.kind}: an HTML view, shown by the notebook or the book>"
 
 
-# The twins' pages, shipped as package data (pyproject.toml). Read once, at import.
+# The pages of the twins and of the live sampler, shipped as package data (pyproject.toml).
 TWIN_FILES = ("masking.html", "masking.js", "player.html", "player.js")
+LIVE_FILES = ("live.html", "live.js", "sampler.js")
 
 
 def _read_twin_file(name: str) -> str:
-    """A file of dlm_core/twins/ without its first line: a comment for whoever edits the
-    file, which the page need not carry."""
+    """A file of dlm_core/twins/ without its first line, a comment for whoever edits the file."""
     return (resources.files(__package__) / "twins" / name).read_text(encoding="utf-8").split("\n", 1)[1]
 
 
-_TWIN_TEXT = {name: _read_twin_file(name) for name in TWIN_FILES}
+_FILE_TEXT = {name: _read_twin_file(name) for name in TWIN_FILES + LIVE_FILES}  # read once, at import
 
 
-def _twin(kind: str, name: str, data: dict) -> Twin:
-    """Wrap the controls of twins/<name>.html and the script of twins/<name>.js around `data`.
-    The id is a hash of everything embedded, so the same data always gives the same HTML; the
-    script finds its elements inside that root."""
-    # The controls end on the root's closing tag, not on the file's last newline.
-    controls = _TWIN_TEXT[f"{name}.html"].rstrip("\n").format(canvas_style=CANVAS_STYLE)
-    script = _TWIN_TEXT[f"{name}.js"]
+def _page(kind: str, name: str, script: str, data: dict, live: bool = False, **fields) -> Twin:
+    """twins/<name>.html's controls (`fields` filled in, no final newline) in a root element, then
+    `script`, which finds its elements inside that root, run on `data`. The root's id hashes all that
+    is embedded, so the same data always gives the same HTML (`live`: the live sampler's id and class)."""
+    controls = _FILE_TEXT[f"{name}.html"].rstrip("\n").format(canvas_style=CANVAS_STYLE, **fields)
     payload = json.dumps(data, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")  # no early </script>
-    uid = "dlm-" + hashlib.sha1((kind + payload + controls + script).encode()).hexdigest()[:12]
-    body = (f'<div id="{uid}" class="dlm-twin" style="margin:0.5em 0">{controls}</div>\n'
+    salt, prefix, css_class = ("", "dlm-live-", "dlm-live") if live else (kind, "dlm-", "dlm-twin")
+    uid = prefix + hashlib.sha1((salt + payload + controls + script).encode()).hexdigest()[:12]
+    body = (f'<div id="{uid}" class="{css_class}" style="margin:0.5em 0">{controls}</div>\n'
             f'<script>(function () {{\nconst root = document.getElementById("{uid}");\n'
             f'const data = {payload};\n{script}}})();</script>')
     return Twin(kind, body)
@@ -173,44 +156,36 @@ def masking_twin(text: str, uniforms, t: float = 0.5, schedule: str = "linear") 
     masked_view(text, t, schedule, uniforms)  # the same checks as the widget, before writing HTML
     data = dict(text=list(text), u=torch.as_tensor(uniforms, dtype=torch.float32).tolist(),
                 t=t, schedule=schedule, glyph=MASK_GLYPH)
-    return _twin("masking-rate slider", "masking", data)
+    return _page("masking-rate slider", "masking", _FILE_TEXT["masking.js"], data)
 
 
-def player_twin(runs: dict, row: int = 0, start: str = "end", interval_ms: int = 200) -> Twin:
-    """The unmasking player over precomputed runs ({label: Samples}; a menu switches between
-    them when there are several). It opens on the finished text (`start="end"`) or the empty
-    canvas (`start="begin"`)."""
+def player_twin(runs: dict, start: str = "end", interval_ms: int = 200) -> Twin:
+    """The unmasking player over precomputed runs ({label: Samples}, with a menu when there are
+    several), opening on the finished text (`start="end"`) or the empty canvas (`start="begin"`)."""
     if not runs or start not in ("begin", "end"):
         raise ValueError("give at least one run, and start='begin' or 'end'")
     data = dict(glyph=MASK_GLYPH, masked=MASKED_COLOUR, legend=LEGEND, start=start, interval=interval_ms, runs=[
         dict(label=label, steps=s.steps, cells=[
             [c, r, dict(step=by_step, confidence=by_conf)]
-            for (c, by_step, r), (_, by_conf, _) in zip(run_cells(s, "step", row), run_cells(s, "confidence", row))])
+            for (c, by_step, r), (_, by_conf, _) in zip(run_cells(s, "step"), run_cells(s, "confidence"))])
         for label, s in runs.items()])
-    return _twin("unmasking player", "player", data)
+    return _page("unmasking player", "player", _FILE_TEXT["player.js"], data)
 
 
-# ---------------------------------------------------------------------------------------
-# The live sampler: the real model in the reader's browser, the player twin where it cannot run
-
-
-LIVE_FILES = ("live.html", "live.js", "sampler.js")  # in dlm_core/twins/, shipped like the twins' files
-_LIVE_TEXT = {name: _read_twin_file(name) for name in LIVE_FILES}
+# --- The live sampler: the real model in the reader's browser, the player twin where it cannot run
 
 
 def live_sampler(fallback: dict, text: str = "ROMEO:", length: int = 128, steps: int = 32,
                  strategy: str = "ancestral", temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, choice_temperature: float = 0.0,
                  schedule: str = "linear") -> Twin:
-    """A view that runs the shipped denoiser in the reader's browser: type a prompt, or a template
-    whose `_` are holes (a text with a `_` is a template, as `sampler.make_canvas(template=...)`;
-    any other is a prompt padded with masks to `length`), choose the settings, press play.
+    """A view that runs the shipped denoiser in the reader's browser: type a prompt (padded with
+    masks to `length`) or a template whose `_` are holes, choose the settings, press play.
 
-    The model is the ONNX graph that `make book` exports beside the pages, run by ONNX Runtime Web;
-    twins/sampler.js is `sampler.sample` in JavaScript. Where that cannot run (a page opened from a
-    file, JupyterLab, a browser without WebAssembly) one line says why and the player twin replays
-    the precomputed `fallback` runs ({label: Samples}) instead. The arguments are the settings it
-    opens with; the page checks them as `sampler.sample` does when play is pressed."""
+    twins/sampler.js is `sampler.sample` in JavaScript, running the ONNX graph `make book` exports.
+    Where it cannot run (a page opened from a file, JupyterLab, no WebAssembly) one line says why
+    and the player twin replays the precomputed `fallback` runs ({label: Samples}) instead. The
+    arguments are the settings it opens with, checked as `sampler.sample` checks them."""
     if strategy not in sampler.STRATEGIES or schedule not in masking.SCHEDULES:
         raise ValueError(f"choose a strategy from {', '.join(sampler.STRATEGIES)} and a schedule from "
                          f"{', '.join(masking.SCHEDULES)}; got {strategy!r} and {schedule!r}")
@@ -219,11 +194,5 @@ def live_sampler(fallback: dict, text: str = "ROMEO:", length: int = 128, steps:
                 top_p=top_p, choice_temperature=choice_temperature, schedule=schedule, glyph=MASK_GLYPH,
                 newline=NEWLINE_GLYPH, masked=MASKED_COLOUR, given=GIVEN_COLOUR,
                 ramps=dict(step=STEP_RAMP, confidence=CONFIDENCE_RAMP), legend=LEGEND)
-    controls = _LIVE_TEXT["live.html"].rstrip("\n").format(canvas_style=CANVAS_STYLE, fallback=replay.html)
-    script = _LIVE_TEXT["sampler.js"] + _LIVE_TEXT["live.js"]
-    payload = json.dumps(data, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")  # no early </script>
-    uid = "dlm-live-" + hashlib.sha1((payload + controls + script).encode()).hexdigest()[:12]
-    body = (f'<div id="{uid}" class="dlm-live" style="margin:0.5em 0">{controls}</div>\n'
-            f'<script>(function () {{\nconst root = document.getElementById("{uid}");\n'
-            f'const data = {payload};\n{script}}})();</script>')
-    return Twin("live sampler", body)
+    script = _FILE_TEXT["sampler.js"] + _FILE_TEXT["live.js"]
+    return _page("live sampler", "live", script, data, live=True, fallback=replay.html)

@@ -1,17 +1,9 @@
 """Live widgets (ipywidgets 8) to watch the forward and reverse processes in a notebook.
 
 Each widget is a thin layer over the pure functions of `dlm_core.viz`: it reads its controls,
-calls one of them and shows the result in an `HTML` output. Everything it shows can therefore
-be tested without a browser: set a control's `value` (or `click()` a button) and read the
-output's `value`. The online book has no kernel; it shows the twins from `viz` instead.
-
-    MaskingSlider        drag t and watch a line fill with masks (one fixed uniform per position)
-    UnmaskingPlayer      replay a sampling run step by step, coloured by step or by confidence
-    SamplerLab           choose the sampler's settings, sample, replay the run
-    InfillingPlayground  type a line with holes (_), watch them fill
-
-The sampling widgets take the model and tokenizer as arguments (the tests pass a tiny model);
-without them they load the shipped checkpoint (on `device.pick_device()`'s device).
+calls one of them and shows the result in an `HTML` output, so everything it shows can be
+tested without a browser (set a control's `value` or `click()` a button, read the output's
+`value`). The sampling widgets load the shipped checkpoint unless given a model and tokenizer.
 """
 
 from __future__ import annotations
@@ -52,9 +44,9 @@ class MaskingSlider(w.VBox):
 
 
 class UnmaskingPlayer(w.VBox):
-    """Replay a `sampler.Samples` run: play/pause, step back and forward, or drag to step k."""
+    """Replay a `sampler.Samples` run (its first sample): play/pause, step back and forward, or drag."""
 
-    def __init__(self, samples=None, row: int = 0, interval_ms: int = 200):
+    def __init__(self, samples=None, interval_ms: int = 200):
         self.play = w.Play(interval=interval_ms, description="play")
         self.step = w.IntSlider(description="step")
         w.link((self.play, "value"), (self.step, "value"))  # kept in sync by the kernel, so tests see it too
@@ -68,13 +60,13 @@ class UnmaskingPlayer(w.VBox):
         self.next.on_click(lambda _: self._move(+1))
         self.step.observe(self.draw, "value")
         self.colour_by.observe(self.draw, "value")
-        self.samples, self.row = None, row
+        self.samples = None
         if samples is not None:
             self.load(samples)
 
-    def load(self, samples, row: int | None = None):
+    def load(self, samples):
         """Show a new run, from its finished text (step = steps)."""
-        self.samples, self.row = samples, self.row if row is None else row
+        self.samples = samples
         for control in (self.play, self.step):
             control.max = samples.steps
             control.value = samples.steps
@@ -92,8 +84,8 @@ class UnmaskingPlayer(w.VBox):
         if self.samples is None:
             return
         k, by = self.step.value, self.colour_by.value
-        self.caption.value = viz.frame_caption(self.samples, k, self.row)
-        self.canvas.value = viz.cells_html(viz.frame_cells(self.samples, k, by, self.row))
+        self.caption.value = viz.frame_caption(self.samples, k)
+        self.canvas.value = viz.cells_html(viz.frame_cells(self.samples, k, by))
         self.legend.value = f"<small>{viz.LEGEND[by]}</small>"
 
     def __repr__(self):
@@ -140,8 +132,8 @@ class SamplerLab(w.VBox):
                                      strategy=self.strategy.value, prompt=self.prompt.value,
                                      temperature=self.temperature.value,
                                      top_p=self.top_p.value if self.top_p.value < 1 else None,  # 1: keep all
-                                     choice_temperature=self.choice.value, block_length=self.block_length.value or None,
-                                     seed=self.seed.value)
+                                     choice_temperature=self.choice.value,
+                                     block_length=self.block_length.value or None, seed=self.seed.value)
         except ValueError as e:
             self.status.value = _error_html(e)
             return

@@ -150,7 +150,6 @@ def test_evaluate_stratifies_each_window_in_two_replicates(draws, strata):
     """A window's draws form replicates (2 when draws is even, else one per draw), and each
     replicate has one mask time in each of its strata: with k = ceil(t T) masks, k lies in a
     different quarter (strata = 4) of 1..T for each of a replicate's 4 rows."""
-    assert ev.strata_per_replicate(draws) == strata
     model = TimesModel()
     evaluate(model, IDS, torch.Generator().manual_seed(0), draws=draws, estimator="any-order")
     k = torch.cat(model.masked).view(40, draws // strata, strata)  # (windows, replicates, strata)
