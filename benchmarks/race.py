@@ -3,17 +3,17 @@
     python benchmarks/race.py                          # the shipped denoiser and its shipped twin
     python benchmarks/race.py --diffusion runs/mine --twin runs/mine-twin --out results/race-mine.json
 
-Both checkpoints must be the same network (chapter 10 explains why that makes the race fair):
-configs/cpu-long.json trained the shipped denoiser, configs/ar-twin-long.json its twin on the
-same step budget (the twin stops early and ships its best weights). The script measures, on
-this machine's CPU:
+Both checkpoints must be the same network (chapter 10 explains why that makes the race fair;
+each shipped checkpoint's config.json records the command that trained it). The script
+measures, on this machine's CPU:
 
 1. Likelihood on the whole validation split: the denoiser's NELBO (an upper bound on its
    negative log-likelihood, 8 mask draws per window) and the twin's exact next-character loss,
-   both in bits per character.
+   both in bits per character with their standard errors over windows.
 2. Speed against quality: every model writes `--samples` texts of the models' full context
    (after the same one-character prompt, a line break), the denoiser at several step counts and
-   both strategies, the twin one character per step with and without its key-value cache.
+   both strategies, and with `dlm sample`'s default sampler (`cli.DEFAULT_SAMPLER`), the twin
+   one character per step with and without its key-value cache.
    Wall time is the median of `--repeats` runs for one text alone, and of `--batch-repeats`
    runs for the whole batch (a batch takes seconds, long enough to time in one run).
    Quality is judged on the texts by `dlm_core.quality` (the share of real words, the share of
@@ -36,6 +36,7 @@ import matplotlib
 import torch
 
 from dlm_core import checkpoint, data, pretrained
+from dlm_core.cli import DEFAULT_SAMPLER
 from dlm_core.evaluate import evaluate
 from dlm_core.quality import repeated_ngram_fraction, vocabulary, word_fraction
 from dlm_core.sampler import generate, sample
@@ -88,18 +89,21 @@ def judge(texts, known_words) -> dict:
 
 def run_settings(diffusion, twin, tokenizer, length, args):
     """Every (model, strategy, steps) setting: its timings, its quality and its first text."""
-    settings = [("diffusion", strategy, steps) for strategy in ("ancestral", "confidence") for steps in args.steps]
-    settings += [("autoregressive", "kv-cache", length - 1), ("autoregressive", "no cache", length - 1)]
-    for model_name, strategy, steps in settings:
+    settings = [("diffusion", strategy, {"steps": steps, "strategy": strategy})
+                for strategy in ("ancestral", "confidence") for steps in args.steps]
+    settings += [("diffusion", "default", DEFAULT_SAMPLER),
+                 ("autoregressive", "kv-cache", {"steps": length - 1, "use_cache": True}),
+                 ("autoregressive", "no cache", {"steps": length - 1, "use_cache": False})]
+    for model_name, strategy, options in settings:
         def write(n):
             if model_name == "diffusion":
-                return sample(diffusion, tokenizer, length, steps, strategy, prompt=PROMPT, n_samples=n, seed=args.seed)
+                return sample(diffusion, tokenizer, length, prompt=PROMPT, n_samples=n, seed=args.seed, **options)
             return generate(twin, tokenizer, length, prompt=PROMPT, n_samples=n, seed=args.seed,
-                            use_cache=strategy == "kv-cache")
+                            use_cache=options["use_cache"])
         model = diffusion if model_name == "diffusion" else twin
         batch_s, passes, out = timed(lambda: write(args.samples), model, args.batch_repeats)
         single_s, _, _ = timed(lambda: write(1), model, args.repeats)
-        yield {"model": model_name, "strategy": strategy, "steps": steps, "forward_passes": passes,
+        yield {"model": model_name, "strategy": strategy, "steps": options["steps"], "forward_passes": passes,
                "batch_seconds": round(batch_s, 4), "single_seconds": round(single_s, 4),
                "chars_per_second": round(args.samples * (length - len(PROMPT)) / batch_s, 1),
                "texts": out.texts}
@@ -125,6 +129,9 @@ def plot(record, path):
                 ax.annotate(str(r["steps"]), (r[key], r["word_fraction"]), xytext=(4, -10),
                             textcoords="offset points", fontsize=8)
         for r in record["rows"]:
+            if r["strategy"] == "default":
+                ax.plot(r[key], r["word_fraction"], marker="D", markersize=8, linestyle="none",
+                        label=f"diffusion, dlm sample's default ({r['steps']} steps)")
             if r["model"] == "autoregressive":
                 ax.plot(r[key], r["word_fraction"], marker="*" if r["strategy"] == "kv-cache" else "x",
                         markersize=11, linestyle="none", label=f"twin, {r['strategy']}")
@@ -143,7 +150,7 @@ def print_tables(record):
     lk = record["likelihood"]
     print("| model | validation bits/char | kind |\n|---|---|---|")
     print(f"| diffusion | {lk['diffusion_bpc']:.4f} ± {lk['diffusion_se']:.4f} | NELBO (upper bound) |")
-    print(f"| autoregressive twin | {lk['twin_bpc']:.4f} | exact next-character loss |")
+    print(f"| autoregressive twin | {lk['twin_bpc']:.4f} ± {lk['twin_se']:.4f} | exact next-character loss |")
     print(f"\ndiffusion / twin = {lk['ratio']:.3f}\n")
     print(f"| model | strategy | steps | forward passes | {record['samples']} texts (s) | 1 text (s) | chars/s "
           f"| real words | repeated 4-grams |\n|---|---|---|---|---|---|---|---|---|")
@@ -182,7 +189,7 @@ def main():
 
     diffusion_bpc, diffusion_se = evaluate(diffusion, val_ids, torch.Generator().manual_seed(args.seed),
                                            draws=args.draws)
-    twin_bpc, _ = evaluate(twin, val_ids, torch.Generator().manual_seed(args.seed))
+    twin_bpc, twin_se = evaluate(twin, val_ids, torch.Generator().manual_seed(args.seed))
     known = vocabulary(train_text)
     rows = [{**row, **judge(row["texts"], known)} for row in run_settings(diffusion, twin, tokenizer, length, args)]
     reference = judge(real_text_reference(val_text, length, args.samples, args.seed), known)
@@ -197,7 +204,8 @@ def main():
                     "threads": torch.get_num_threads(), "torch": torch.__version__,
                     "load_average_after": round(os.getloadavg()[0], 2)},
         "likelihood": {"diffusion_bpc": round(diffusion_bpc, 4), "diffusion_se": round(diffusion_se, 4),
-                       "twin_bpc": round(twin_bpc, 4), "ratio": round(diffusion_bpc / twin_bpc, 4),
+                       "twin_bpc": round(twin_bpc, 4), "twin_se": round(twin_se, 4),
+                       "ratio": round(diffusion_bpc / twin_bpc, 4),
                        "draws": args.draws},
         "real_text": reference,
         "rows": [{**{k: v for k, v in r.items() if k != "texts"}, "first_text": r["texts"][0]} for r in rows],

@@ -32,8 +32,19 @@ def test_steps_become_epochs_of_the_characters_trained_on(tmp_path, tok, corpus,
     curves = epochs.main([str(run), "--data", str(corpus_path), "--out", str(tmp_path / "e.json")])
     trained_on = int((1 - holdout) * len(data.split(corpus)[0])) if holdout else len(data.split(corpus)[0])
     block = tiny_config().block_size
-    points = curves["run"]
+    points = curves["run"]["points"]
+    assert curves["run"]["validated_on"] == ("held-out 10% of the training split" if holdout else "validation split")
     assert [p["characters"] for p in points] == [0, 100 * 8 * block, 200 * 8 * block, 300 * 8 * block]
     assert points[2]["epochs"] == pytest.approx(200 * 8 * block / trained_on)
     assert epochs.lowest(points)["step"] == 200
-    assert json.loads((tmp_path / "e.json").read_text())["run"] == points and (tmp_path / "e.png").exists()
+    assert json.loads((tmp_path / "e.json").read_text())["run"]["points"] == points and (tmp_path / "e.png").exists()
+
+
+def test_a_shipped_best_checkpoint_shows_its_whole_run(tmp_path, tok, corpus_path):
+    """ship.py keeps the whole run's curve as "run" beside the best step's: the curve is the whole run's."""
+    cfg = TrainConfig(preset="tiny", batch_size=8)
+    whole = {"step": 400, "history": HISTORY + [{"step": 400, "val_bpc": 2.6, "train_bpc": 2.0}]}
+    best = checkpoint.save(tmp_path / "best", Denoiser(tiny_config()), tok,
+                           {"train": asdict(cfg), "history": HISTORY[:3], "run": whole})
+    curves = epochs.main([f"twin={best}", "--data", str(corpus_path), "--out", str(tmp_path / "e.json")])
+    assert [p["step"] for p in curves["twin"]["points"]] == [0, 100, 200, 300, 400]
