@@ -48,7 +48,8 @@ def test_race_writes_what_chapter_10_reads(pair, corpus_path, tmp_path, monkeypa
     # Untrained models are near-uniform over 65 characters: about log2(65) = 6.02 bits each
     lk = record["likelihood"]
     assert abs(lk["twin_bpc"] - 6.02) < 0.1 and abs(lk["diffusion_bpc"] - 6.02) < 0.1
-    assert lk["twin_se"] >= 0 and lk["diffusion_se"] >= 0  # (the tiny corpus has too few windows for a spread)
+    assert lk["twin_se"] == 0  # every window scored exactly: no Monte-Carlo error
+    assert lk["ratio_se"] == pytest.approx(lk["diffusion_se"] / lk["twin_bpc"], abs=1e-4)
     assert lk["ratio"] == pytest.approx(lk["diffusion_bpc"] / lk["twin_bpc"], abs=1e-3)
 
 
