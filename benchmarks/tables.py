@@ -1,0 +1,304 @@
+"""The Markdown tables of benchmarks/README.md, rendered from the saved results.
+
+    python benchmarks/tables.py            # print every table
+    python benchmarks/tables.py --write    # rewrite the marked tables in README.md in place
+    python benchmarks/tables.py --check    # exit 1, naming each marked table that differs
+
+The project's rule is that every number in the READMEs comes from code that ran; copying numbers
+by hand breaks it quietly, so the README's tables are this script's output. Each one follows a
+line `<!-- table: NAME -->`, and TABLES below maps NAME to the function that renders it from
+results/ (and, for the shipped model, from the shipped checkpoints' config.json). Everything
+outside the marked tables, prose included, is left alone.
+"""
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from dlm_core.cli import DEFAULT_SAMPLER
+from dlm_core.model import PRESETS
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+README = HERE / "README.md"
+CHECKPOINTS = HERE.parent / "dlm_core" / "checkpoints"
+THROUGHPUT = RESULTS / "throughput-laptop-2026-12-04.txt"
+MARKER = re.compile(r"^<!-- table: ([\w-]+) -->$")
+
+
+def load(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text())
+
+
+def table(header: list, rows: list[list]) -> str:
+    """A Markdown table in the README's style: no padding, `|---|` under every column."""
+    def line(cells):
+        return "| " + " | ".join(str(cell) for cell in cells) + " |"
+    return "\n".join([line(header), "|" + "---|" * len(header), *map(line, rows)])
+
+
+def error(pair: list, digits: int = 3) -> str:
+    """A result stored as [mean, standard error], the way the results files keep them."""
+    return f"{pair[0]:.{digits}f} ± {pair[1]:.{digits}f}"
+
+
+def span(values: list, digits: int) -> str:
+    """Repeated measurements by their range, lowest-highest."""
+    return f"{min(values):.{digits}f}-{max(values):.{digits}f}"
+
+
+# --- Training throughput: throughput.py's printed output, saved as text, parsed back -------------
+
+def markdown_tables(lines: list[str]) -> list[list[list[str]]]:
+    """The tables in some lines of Markdown: each a list of rows of cells, the `|---|` line dropped."""
+    tables, current = [], None
+    for line in lines:
+        if not line.startswith("|"):
+            current = None
+            continue
+        if current is None:
+            current = []
+            tables.append(current)
+        if not set(line) <= set("|-: "):
+            current.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return tables
+
+
+def throughput_runs(path: Path = THROUGHPUT) -> list[tuple[bool, list]]:
+    """Each run of throughput.py in the file (one per `device ...` line): (compiled?, its tables)."""
+    runs = []
+    for line in path.read_text().splitlines():
+        if line.startswith("device "):
+            runs.append((line.rstrip().endswith("compile=True"), []))
+        elif runs:
+            runs[-1][1].append(line)
+    return [(compiled, markdown_tables(lines)) for compiled, lines in runs]
+
+
+# The README drops the file's "share of fp32 peak" (bf16 against fp32's peak says little).
+STEP_COLUMNS = ["ms/step", "tokens/s", "GFLOP/s", "share of own peak", "first 3 steps"]
+
+
+def throughput_table() -> str:
+    """Both runs' training steps, one table, with a column saying which run was compiled."""
+    rows = []
+    for compiled, (steps, _attention) in throughput_runs():
+        header, *body = steps
+        for row in body:
+            cells = dict(zip(header, row))
+            rows.append([cells["precision"], "yes" if compiled else "no", *(cells[c] for c in STEP_COLUMNS)])
+    return table(["precision", "compile", *STEP_COLUMNS], rows)
+
+
+def attention_table() -> str:
+    """The first run's attention table (the README says so). throughput.py has since renamed the
+    column for attention under autocast from "model.attention" to "autocast"; the file predates it."""
+    _compiled, (_steps, (header, *body)) = throughput_runs()[0]
+    return table(["autocast" if cell == "model.attention" else cell for cell in header], body)
+
+
+# --- Quality per CPU minute ----------------------------------------------------------------------
+
+def quality_table() -> str:
+    records = {name: load(f"{name}.json") for name in ("cpu-5min", "cpu-25min")}
+    # One machine header for both rows: unpacking a set of one fails if the runs' core counts differ.
+    (cores,) = {r["machine"]["cores"] for r in records.values()}
+    rows = []
+    for name, r in records.items():
+        s = r["settings"]
+        model = {**PRESETS[s["preset"]], **s.get("model", {})}  # a recipe gives only what differs
+        # Without a window schedule every step trains on windows of the full context.
+        context = f"context {model['block_size']} on a window schedule" if s.get("window_schedule") \
+            else f"window {model['block_size']}"
+        peak = r["machine"]["matmul_peak_gflops"]
+        rows.append([f"[`{name}`](../{r['config']})",
+                     f"{model['n_layer']} layers, d={model['d_model']}, {context}, {r['params']:,} parameters",
+                     f"{s['time_budget']} s", f"{r['steps']:,}",
+                     f"**{r['val_nelbo_bits_per_char']:.4f} ± {r['val_stderr']:.4f}**",
+                     f"matmul peak fp32 {peak['fp32']} / bf16 {peak['bf16']} GFLOP/s"])
+    return table(["recipe", "model", "budget", "steps", "validation NELBO (bits/char)",
+                  f"machine ({cores} CPU cores)"], rows)
+
+
+# --- The shipped model ---------------------------------------------------------------------------
+
+def shipped_table() -> str:
+    """Sizes, steps and times from the shipped checkpoints' config.json; the denoiser's score from
+    `dlm eval` on the shipped fp16 weights, the twin's from quality.py on its kept weights."""
+    denoiser, twin = (json.loads((CHECKPOINTS / name / "config.json").read_text())
+                      for name in ("shakespeare", "shakespeare-twin"))
+    run, twin_run, shipped = load("cpu-long.json"), load("ar-twin-long.json"), load("shipped-eval.json")
+    # The results files must describe the checkpoints that ship, and "the same network" must hold.
+    for saved, result in ((denoiser, run), (twin, twin_run)):
+        if (saved["params"], saved["step"]) != (result["params"], result["steps"]):
+            raise SystemExit(f"{result['config']}'s results are not of the shipped checkpoint")
+    if {**denoiser["model"], "causal": True} != twin["model"]:
+        raise SystemExit("the shipped twin is not the denoiser's network with a causal mask")
+    m, t = denoiser["model"], denoiser["train"]
+    rows = [[f"denoiser: {m['n_layer']} layers, d={m['d_model']}, context {m['block_size']}, "
+             f"{t['optimizer'].capitalize()} lr {t['lr']:g}, batch {t['batch_size']}",
+             config_link(run), f"{denoiser['params']:,}", f"{denoiser['step']:,}",
+             f"{denoiser['elapsed'] / 60:.1f} min",
+             f"**{shipped['bits_per_char']:.4f} ± {shipped['stderr']:.4f}** (NELBO, an upper bound)"],
+            # The twin keeps its best weights: `step` and `elapsed` are theirs, `run` the whole run's.
+            ["autoregressive twin: the same network, `causal: true`", config_link(twin_run),
+             f"{twin['params']:,}", f"{twin['step']:,} kept of {twin['run']['step']:,}",
+             f"{twin['elapsed'] / 60:.1f} min to the kept step",
+             f"**{twin_run['val_nelbo_bits_per_char']:.4f}** (exact next-character loss)"]]
+    return table(["model", "config", "parameters", "steps", "training wall time", "validation bits/char"], rows)
+
+
+def config_link(result: dict) -> str:
+    return f"[`{Path(result['config']).stem}`](../{result['config']})"
+
+
+# --- Diffusion against its autoregressive twin ---------------------------------------------------
+
+# The README shows these rows of race.json, (model, strategy, steps); results/race.txt has them all.
+RACE_ROWS = ([("diffusion", "ancestral", n) for n in (8, 16, 64, 256)]
+             + [("diffusion", "confidence", n) for n in (8, 32, 128)]
+             + [("diffusion", "default", 64), ("autoregressive", "kv-cache", 255), ("autoregressive", "no cache", 255)])
+
+
+def race_table() -> str:
+    record = load("race.json")
+    rows = {(r["model"], r["strategy"], r["steps"]): r for r in record["rows"]}
+    # race.json names the default sampler only "default"; race.py ran cli.DEFAULT_SAMPLER, so say what it is.
+    default = f"default ({DEFAULT_SAMPLER['strategy']}, choice T {DEFAULT_SAMPLER['choice_temperature']:g})"
+    body = []
+    for model, strategy, steps in RACE_ROWS:
+        r = rows[(model, strategy, steps)]
+        body.append([model, default if strategy == "default" else strategy, steps, f"{r['batch_seconds']:.3f}",
+                     f"{r['single_seconds']:.3f}", f"{r['chars_per_second']:.0f}", f"{r['word_fraction']:.3f}",
+                     f"{r['repeated_4grams']:.3f}"])
+    real = record["real_text"]  # the reference, at the four decimals race.json keeps
+    body.append(["real text", *["-"] * 5, f"{real['word_fraction']:.4f}", f"{real['repeated_4grams']:.4f}"])
+    return table(["model", "strategy", "steps", f"{record['samples']} texts (s)", "1 text (s)", "chars/s",
+                  "real words", "repeated 4-grams"], body)
+
+
+# --- How tight is the bound ----------------------------------------------------------------------
+
+BOUND_COLUMNS = ["nelbo", "left_to_right", "twin", "nelbo_minus_left_to_right", "left_to_right_minus_twin"]
+
+
+def bound_table() -> str:
+    r = load("bound.json")
+    pair = "shipped pair" if r["checkpoint"] == r["twin_checkpoint"] == "shipped" else \
+        f"{r['checkpoint']} and {r['twin_checkpoint']}"
+    cells = [f"{r[c]['mean']:.3f} ± {r[c]['standard_error']:.3f}" for c in BOUND_COLUMNS]
+    return table([f"{r['windows']} windows, bits/char", "NELBO", "left to right", "twin",
+                  "NELBO - left to right", "left to right - twin"], [[pair, *cells]])
+
+
+# --- Samplers ------------------------------------------------------------------------------------
+
+# The candidates the README shows, in its order; results/sampler-study.json has all of them.
+SAMPLER_ROWS = ["ancestral-64", "ancestral-64, float32 noise", "ancestral-64, T 0.8, top-p 0.9",
+                "ReMDM-cap 0.02, top-p 0.9", "confidence-64", "confidence-64, choice T 1",
+                "confidence-64, choice T 1.5", "confidence-64, choice T 2"]
+BASELINE = "ancestral-64"  # the default the study replaced: time is measured against it
+
+
+def multiples(candidate: dict, study: dict) -> tuple[float, float]:
+    """Repetition as a multiple of real text's and time as a multiple of the baseline's, as
+    sampler_study.py prints the first and chapter 8 computes both (means over seeds; median time)."""
+    return (candidate["repeats"][0] / study["real"]["repeats"][0],
+            candidate["seconds"] / study["candidates"][BASELINE]["seconds"])
+
+
+def samplers_table() -> str:
+    study = load("sampler-study.json")
+    rows = []
+    for name in SAMPLER_ROWS:
+        candidate = study["candidates"][name]
+        repeats, time = multiples(candidate, study)
+        rows.append([name, error(candidate["words"]), f"{repeats:.2f}", f"{time:.2f}"])
+    rows.append(["real text", error(study["real"]["words"]), f"{1.0:.2f}", "-"])  # its own repetition; not timed
+    return table(["candidate (shipped denoiser)", "real words", "repeats (x real)", "time (x)"], rows)
+
+
+# --- The live sampler in the browser -------------------------------------------------------------
+
+def browser_timing_table() -> str:
+    r = load("browser_sampler.json")
+    model, t = r["model"], r["timing"]
+    row = [f"{model['dtype']}, {model['bytes'] / 1e6:.1f} MB",
+           ", ".join(f"{s:.2f}" for s in t["first_sample_s"]) + " s",
+           ", ".join(f"{ms / 1000:.2f}" for ms in t["load_ms"]) + " s",
+           span(t["first_step_ms"], 0) + " ms",
+           f"{t['median_step_ms']:.0f} ms ({t['warm_median_step_ms']:.0f} warm)",
+           span(t["warm_sample_s"], 2) + " s"]
+    return table(["model file", "first sample (cold)", "of which loading", "first step",
+                  "later steps (median)", "warm run"], [row])
+
+
+def browser_quality_table() -> str:
+    q = load("browser_sampler.json")["quality"]
+    rows = [[label, error(q[key]["real_words"]), error(q[key]["repeated_4grams"])]
+            for key, label in (("browser", "browser (ONNX Runtime Web)"), ("pytorch", "PyTorch"))]
+    return table([f"{q['n_samples']} samples", "real words", "repeated 4-grams"], rows)
+
+
+TABLES = {"throughput": throughput_table, "attention": attention_table, "quality": quality_table,
+          "shipped": shipped_table, "race": race_table, "bound": bound_table, "samplers": samplers_table,
+          "browser-timing": browser_timing_table, "browser-quality": browser_quality_table}
+
+
+# --- The README's marked tables ------------------------------------------------------------------
+
+def marked(lines: list[str]) -> list[tuple[str, int, int]]:
+    """(name, first, end) of each marked table: lines[first:end] are the `|` lines after the marker."""
+    found = []
+    for i, line in enumerate(lines):
+        if match := MARKER.match(line):
+            end = i + 1
+            while end < len(lines) and lines[end].startswith("|"):
+                end += 1
+            found.append((match.group(1), i + 1, end))
+    return found
+
+
+def render_readme(text: str) -> tuple[str, list[str]]:
+    """The README with every marked table rendered anew, and the names of those that changed
+    (a name with no renderer, or a renderer with no marker, counts as a difference too)."""
+    lines = text.split("\n")
+    names = [name for name, _, _ in marked(lines)]
+    changed = [f"{name} (no marker)" for name in TABLES if name not in names]
+    changed += [f"{name} (marked {names.count(name)} times)" for name in sorted(set(names)) if names.count(name) > 1]
+    for name, first, end in reversed(marked(lines)):  # from the bottom, so earlier indices hold
+        if name not in TABLES:
+            changed.append(f"{name} (no such table)")
+            continue
+        new = TABLES[name]().split("\n")
+        if lines[first:end] != new:
+            changed.append(name)
+            lines[first:end] = new
+    return "\n".join(lines), changed
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="rewrite the marked tables in the README")
+    mode.add_argument("--check", action="store_true", help="exit 1 if a marked table differs from its rendering")
+    p.add_argument("--readme", type=Path, default=README)
+    args = p.parse_args(argv)
+    if not (args.write or args.check):
+        print("\n\n".join(f"<!-- table: {name} -->\n{render()}" for name, render in TABLES.items()))
+        return 0
+    text = args.readme.read_text()
+    new, changed = render_readme(text)
+    if args.check:
+        for name in changed:
+            print(f"{args.readme}: table {name} differs from what benchmarks/tables.py renders")
+        return 1 if changed else 0
+    args.readme.write_text(new)
+    print(f"{args.readme}: rewrote {', '.join(changed)}" if changed else f"{args.readme}: every marked table was current")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
