@@ -129,7 +129,7 @@ def shipped_table() -> str:
     `dlm eval` on the shipped fp16 weights, the twin's from quality.py on its kept weights."""
     denoiser, twin = (json.loads((CHECKPOINTS / name / "config.json").read_text())
                       for name in ("shakespeare", "shakespeare-twin"))
-    run, twin_run, shipped = load("cpu-long.json"), load("ar-twin-long.json"), load("shipped-eval.json")
+    run, twin_run, shipped = results_of(denoiser), results_of(twin), load("shipped-eval.json")
     # The results files must describe the checkpoints that ship, and "the same network" must hold.
     for saved, result in ((denoiser, run), (twin, twin_run)):
         if (saved["params"], saved["step"]) != (result["params"], result["steps"]):
@@ -137,7 +137,8 @@ def shipped_table() -> str:
     if {**denoiser["model"], "causal": True} != twin["model"]:
         raise SystemExit("the shipped twin is not the denoiser's network with a causal mask")
     m, t = denoiser["model"], denoiser["train"]
-    rows = [[f"denoiser: {m['n_layer']} layers, d={m['d_model']}, context {m['block_size']}, "
+    dropout = f", dropout {m['dropout']:g}" if m.get("dropout") else ""
+    rows = [[f"denoiser: {m['n_layer']} layers, d={m['d_model']}, context {m['block_size']}{dropout}, "
              f"{t['optimizer'].capitalize()} lr {t['lr']:g}, batch {t['batch_size']}",
              config_link(run), f"{denoiser['params']:,}", f"{denoiser['step']:,}",
              f"{denoiser['elapsed'] / 60:.1f} min",
@@ -148,6 +149,16 @@ def shipped_table() -> str:
              f"{twin['elapsed'] / 60:.1f} min to the kept step",
              f"**{twin_run['val_nelbo_bits_per_char']:.4f}** (exact next-character loss)"]]
     return table(["model", "config", "parameters", "steps", "training wall time", "validation bits/char"], rows)
+
+
+def results_of(saved: dict) -> dict:
+    """quality.py's results for a shipped checkpoint: results/<config>.json, the config named in
+    the command that trained it (recorded by ship.py as provenance)."""
+    command = saved["provenance"]["command"]
+    config = re.search(r"--config (\S+)", command)
+    if config is None:
+        raise SystemExit(f"the shipped command {command!r} names no --config, so no results file")
+    return load(Path(config.group(1)).stem + ".json")
 
 
 def config_link(result: dict) -> str:
