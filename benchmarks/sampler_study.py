@@ -46,6 +46,7 @@ CANDIDATES = {
     "confidence-64": {"strategy": "confidence"},
     "confidence-64, choice T 1": {"strategy": "confidence", "choice_temperature": 1.0},
     "confidence-64, choice T 1.5": {"strategy": "confidence", "choice_temperature": 1.5},
+    "confidence-64, choice T 1.75": {"strategy": "confidence", "choice_temperature": 1.75},
     "confidence-64, choice T 2": {"strategy": "confidence", "choice_temperature": 2.0},
     "confidence-64, choice T 4.5": {"strategy": "confidence", "choice_temperature": 4.5},
     "confidence-64, choice T 1.5, top-p 0.95": {"strategy": "confidence", "choice_temperature": 1.5, "top_p": 0.95},
