@@ -19,6 +19,7 @@ from pathlib import Path
 
 from dlm_core.cli import DEFAULT_SAMPLER
 from dlm_core.model import PRESETS
+from epochs import lowest
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
@@ -204,6 +205,16 @@ def bound_table() -> str:
                   "NELBO - left to right", "left to right - twin"], [[pair, *cells]])
 
 
+def epochs_table() -> str:
+    """Where each run's validation estimate was lowest, and where the run ended, in epochs read."""
+    rows = []
+    for label, run in load("epochs.json").items():
+        best, last = lowest(run["points"]), run["points"][-1]
+        rows.append([label, run["validated_on"], f"{best['val_bpc']:.3f}", f"{best['epochs']:.1f}",
+                     f"{last['val_bpc']:.3f}", f"{last['epochs']:.1f}"])
+    return table(["run", "validated on", "lowest bits/char", "at epochs", "last bits/char", "at epochs"], rows)
+
+
 # --- Samplers ------------------------------------------------------------------------------------
 
 # The candidates the README shows, in its order; results/sampler-study.json has all of them.
@@ -254,7 +265,7 @@ def browser_quality_table() -> str:
 
 
 TABLES = {"throughput": throughput_table, "attention": attention_table, "quality": quality_table,
-          "shipped": shipped_table, "race": race_table, "bound": bound_table, "samplers": samplers_table,
+          "shipped": shipped_table, "race": race_table, "bound": bound_table, "epochs": epochs_table, "samplers": samplers_table,
           "browser-timing": browser_timing_table, "browser-quality": browser_quality_table}
 
 
