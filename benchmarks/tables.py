@@ -221,14 +221,6 @@ def epochs_table() -> str:
 SAMPLER_ROWS = ["ancestral-64", "ancestral-64, float32 noise", "ancestral-64, T 0.8, top-p 0.9",
                 "ReMDM-cap 0.02, top-p 0.9", "confidence-64", "confidence-64, choice T 1",
                 "confidence-64, choice T 1.5", "confidence-64, choice T 2"]
-BASELINE = "ancestral-64"  # the default the study replaced: time is measured against it
-
-
-def multiples(candidate: dict, study: dict) -> tuple[float, float]:
-    """Repetition as a multiple of real text's and time as a multiple of the baseline's, as
-    sampler_study.py prints the first and chapter 8 computes both (means over seeds; median time)."""
-    return (candidate["repeats"][0] / study["real"]["repeats"][0],
-            candidate["seconds"] / study["candidates"][BASELINE]["seconds"])
 
 
 def samplers_table() -> str:
@@ -236,8 +228,8 @@ def samplers_table() -> str:
     rows = []
     for name in SAMPLER_ROWS:
         candidate = study["candidates"][name]
-        repeats, time = multiples(candidate, study)
-        rows.append([name, error(candidate["words"]), f"{repeats:.2f}", f"{time:.2f}"])
+        rows.append([name, error(candidate["words"]), f"{candidate['repeats_x_real']:.2f}",
+                     f"{candidate['time_x_baseline']:.2f}"])
     rows.append(["real text", error(study["real"]["words"]), f"{1.0:.2f}", "-"])  # its own repetition; not timed
     return table(["candidate (shipped denoiser)", "real words", "repeats (x real)", "time (x)"], rows)
 

@@ -30,15 +30,6 @@ def test_every_table_is_marked_once():
     assert sorted(names) == sorted(tables.TABLES)
 
 
-def test_sampler_multiples():
-    """Repetition against real text's mean, time against the baseline candidate's median time."""
-    study = {"real": {"words": [0.9, 0.01], "repeats": [0.08, 0.01]},
-             "candidates": {tables.BASELINE: {"repeats": [0.02, 0.0], "seconds": 10.0},
-                            "other": {"repeats": [0.12, 0.0], "seconds": 15.0}}}
-    assert tables.multiples(study["candidates"]["other"], study) == pytest.approx((1.5, 1.5))
-    assert tables.multiples(study["candidates"][tables.BASELINE], study) == pytest.approx((0.25, 1.0))
-
-
 def test_span_and_error():
     assert tables.span([277.4, 206.6, 220.1], 0) == "207-277"
     assert tables.error([0.6297, 0.0113]) == "0.630 ± 0.011"
