@@ -7,8 +7,9 @@
 The project's rule is that every number in the READMEs comes from code that ran; copying numbers
 by hand breaks it quietly, so the README's tables are this script's output. Each one follows a
 line `<!-- table: NAME -->`, and TABLES below maps NAME to the function that renders it from
-results/ (and, for the shipped model, from the shipped checkpoints' config.json). Everything
-outside the marked tables, prose included, is left alone.
+results/ (and, for the shipped model, from the shipped checkpoints' config.json). A number in
+the prose is marked the same way, `<!-- value: NAME -->2.4289<!-- /value -->`, and rendered by
+VALUES[NAME]. Everything else is left alone.
 """
 
 import argparse
@@ -27,6 +28,7 @@ README = HERE / "README.md"
 CHECKPOINTS = HERE.parent / "dlm_core" / "checkpoints"
 THROUGHPUT = RESULTS / "throughput-laptop-2026-12-04.txt"
 MARKER = re.compile(r"^<!-- table: ([\w-]+) -->$")
+VALUE = re.compile(r"<!-- value: ([\w-]+) -->(.*?)<!-- /value -->")
 
 
 def load(name: str) -> dict:
@@ -261,6 +263,44 @@ TABLES = {"throughput": throughput_table, "attention": attention_table, "quality
           "browser-timing": browser_timing_table, "browser-quality": browser_quality_table}
 
 
+# --- Numbers in the prose ----------------------------------------------------------------------
+
+def draws_32() -> str:
+    """The 25-minute recipe's checkpoint scored with 32 draws: the last such line in the file."""
+    lines = (RESULTS / "ablations-25min" / "draws-32.txt").read_text().splitlines()
+    result = [json.loads(line) for line in lines if '"runs/cpu-25min"' in line][-1]["result"]
+    return f"{result['bits_per_char']:.4f} ± {result['stderr']:.4f}"
+
+
+def sampler_bars() -> str:
+    bars = load("sampler-study.json")["bars"]
+    return (f"at least {bars['words']:.2f} real words, at most {bars['repeats_x_real']:g}x real repetition "
+            f"and {bars['time_x_baseline']:g}x the time")
+
+
+VALUES = {"draws-32": draws_32, "sampler-bars": sampler_bars,
+          "default-choice-temperature": lambda: f"{DEFAULT_SAMPLER['choice_temperature']:g}",
+          "browser-load": lambda: f"{load('browser_sampler.json')['machine']['load_average']:.1f}",
+          "browser-version": lambda: load("browser_sampler.json")["machine"]["browser"].split(".")[0]}
+
+
+def render_values(text: str) -> tuple[str, list[str]]:
+    """The text with every marked value rendered anew, and the names of those that changed."""
+    names = {name for name, _ in VALUE.findall(text)}
+    changed = [f"value {name} (no marker)" for name in VALUES if name not in names]
+    changed += [f"value {name} (no such value)" for name in sorted(names - set(VALUES))]
+
+    def render(match):
+        name, old = match.groups()
+        if name not in VALUES:
+            return match.group(0)
+        new = VALUES[name]()
+        if new != old:
+            changed.append(f"value {name}")
+        return f"<!-- value: {name} -->{new}<!-- /value -->"
+    return VALUE.sub(render, text), changed
+
+
 # --- The README's marked tables ------------------------------------------------------------------
 
 def marked(lines: list[str]) -> list[tuple[str, int, int]]:
@@ -276,41 +316,44 @@ def marked(lines: list[str]) -> list[tuple[str, int, int]]:
 
 
 def render_readme(text: str) -> tuple[str, list[str]]:
-    """The README with every marked table rendered anew, and the names of those that changed
+    """The README with every marked table and value rendered anew, and those that changed
     (a name with no renderer, or a renderer with no marker, counts as a difference too)."""
     lines = text.split("\n")
     names = [name for name, _, _ in marked(lines)]
-    changed = [f"{name} (no marker)" for name in TABLES if name not in names]
-    changed += [f"{name} (marked {names.count(name)} times)" for name in sorted(set(names)) if names.count(name) > 1]
+    changed = [f"table {name} (no marker)" for name in TABLES if name not in names]
+    changed += [f"table {name} (marked {names.count(name)} times)" for name in sorted(set(names))
+                if names.count(name) > 1]
     for name, first, end in reversed(marked(lines)):  # from the bottom, so earlier indices hold
         if name not in TABLES:
-            changed.append(f"{name} (no such table)")
+            changed.append(f"table {name} (no such table)")
             continue
         new = TABLES[name]().split("\n")
         if lines[first:end] != new:
-            changed.append(name)
+            changed.append(f"table {name}")
             lines[first:end] = new
-    return "\n".join(lines), changed
+    text, changed_values = render_values("\n".join(lines))
+    return text, changed + changed_values
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help="rewrite the marked tables in the README")
-    mode.add_argument("--check", action="store_true", help="exit 1 if a marked table differs from its rendering")
+    mode.add_argument("--write", action="store_true", help="rewrite the marked tables and values in the README")
+    mode.add_argument("--check", action="store_true", help="exit 1 if a marked table or value differs from its rendering")
     p.add_argument("--readme", type=Path, default=README)
     args = p.parse_args(argv)
     if not (args.write or args.check):
         print("\n\n".join(f"<!-- table: {name} -->\n{render()}" for name, render in TABLES.items()))
+        print("\n".join(f"\n<!-- value: {name} -->{render()}<!-- /value -->" for name, render in VALUES.items()))
         return 0
     text = args.readme.read_text()
     new, changed = render_readme(text)
     if args.check:
         for name in changed:
-            print(f"{args.readme}: table {name} differs from what benchmarks/tables.py renders")
+            print(f"{args.readme}: {name} differs from what benchmarks/tables.py renders")
         return 1 if changed else 0
     args.readme.write_text(new)
-    print(f"{args.readme}: rewrote {', '.join(changed)}" if changed else f"{args.readme}: every marked table was current")
+    print(f"{args.readme}: rewrote {', '.join(changed)}" if changed else f"{args.readme}: every marked table and value was current")
     return 0
 
 

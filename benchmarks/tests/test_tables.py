@@ -25,6 +25,22 @@ def test_check_names_a_table_that_differs(tmp_path, capsys):
     assert readme.read_text() == tables.README.read_text()
 
 
+def test_check_names_a_value_that_differs(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text(tables.README.read_text().replace("draws-32 -->2.4289", "draws-32 -->2.4290"))
+    assert tables.main(["--check", "--readme", str(readme)]) == 1
+    assert "value draws-32 differs" in capsys.readouterr().out
+    assert tables.main(["--write", "--readme", str(readme)]) == 0
+    assert readme.read_text() == tables.README.read_text()
+
+
+def test_values_render_inside_their_markers_only():
+    text, changed = tables.render_values("a <!-- value: draws-32 -->old<!-- /value --> b <!-- value: nope -->x<!-- /value -->")
+    assert text == f"a <!-- value: draws-32 -->{tables.draws_32()}<!-- /value --> b <!-- value: nope -->x<!-- /value -->"
+    assert "value draws-32" in changed and "value nope (no such value)" in changed
+    assert "value sampler-bars (no marker)" in changed
+
+
 def test_every_table_is_marked_once():
     names = [name for name, _, _ in tables.marked(tables.README.read_text().split("\n"))]
     assert sorted(names) == sorted(tables.TABLES)
