@@ -1,11 +1,11 @@
-"""The Markdown tables of benchmarks/README.md, rendered from the saved results.
+"""The Markdown tables of benchmarks/README.md and recipes.md, rendered from the saved results.
 
     python benchmarks/tables.py            # print every table
-    python benchmarks/tables.py --write    # rewrite the marked tables in README.md in place
+    python benchmarks/tables.py --write    # rewrite the marked tables in both pages in place
     python benchmarks/tables.py --check    # exit 1, naming each marked table that differs
 
 The project's rule is that every number in the READMEs comes from code that ran; copying numbers
-by hand breaks it quietly, so the README's tables are this script's output. Each one follows a
+by hand breaks it quietly, so the pages' tables are this script's output. Each one follows a
 line `<!-- table: NAME -->`, and TABLES below maps NAME to the function that renders it from
 results/ (and, for the shipped model, from the shipped checkpoints' config.json). A number in
 the prose is marked the same way, `<!-- value: NAME -->2.4289<!-- /value -->`, and rendered by
@@ -25,6 +25,7 @@ from epochs import lowest
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 README = HERE / "README.md"
+PAGES = (README, HERE / "recipes.md")
 CHECKPOINTS = HERE.parent / "dlm_core" / "checkpoints"
 THROUGHPUT = RESULTS / "throughput-laptop-2026-12-04.txt"
 MARKER = re.compile(r"^<!-- table: ([\w-]+) -->$")
@@ -258,9 +259,87 @@ def browser_quality_table() -> str:
     return table([f"{q['n_samples']} samples", "real words", "repeated 4-grams"], rows)
 
 
-TABLES = {"throughput": throughput_table, "attention": attention_table, "quality": quality_table,
-          "shipped": shipped_table, "race": race_table, "bound": bound_table, "epochs": epochs_table, "samplers": samplers_table,
-          "browser-timing": browser_timing_table, "browser-quality": browser_quality_table}
+
+# --- recipes.md: the ablations behind the CPU recipes -------------------------------------------
+
+# sweep.py's rows as recipe-search.log names them (an earlier version of the script), with what each changes.
+SWEEP_ROWS = [("L4-adamw", "b32base", "4 layers, AdamW lr 0.003, batch 32 x 128"), ("L3-adamw", "L3", "3 layers"),
+              ("L2-adamw", "L2", "2 layers"), ("L2-muon-3e-3", "L2muon", "2 layers, Muon lr 0.003"),
+              ("L2-muon-1e-2", "L2muon1e2", "2 layers, Muon lr 0.01"),
+              ("L2-muon-2e-2", "L2muon2e2", "2 layers, Muon lr 0.02"),
+              ("L1-muon-1e-2", "L1muon", "1 layer, Muon lr 0.01"),
+              ("L2-d192-muon", "L2d192muon", "2 layers, d=192, Muon lr 0.01"),
+              ("L2-T64-muon", "T64", "2 layers, windows of 64 (batch 64), Muon lr 0.01"),
+              ("L2-T256-muon", "T256", "2 layers, windows of 256 (batch 16), Muon lr 0.01")]
+
+
+def sweep_log(path: Path = RESULTS / "recipe-search.log") -> dict[str, tuple[int, float]]:
+    """Each run of the log by name: (its last step, its validation estimate there). A run is a
+    line `name {settings} wall ...` followed by lines `step seconds bits/char`."""
+    runs, name = {}, None
+    for line in path.read_text().splitlines():
+        if not line.startswith(" "):
+            name = line.split()[0]
+        else:
+            step, _seconds, bpc = line.split()
+            runs[name] = (int(step), float(bpc))
+    return runs
+
+
+def sweep_table() -> str:
+    runs = sweep_log()
+    best = min(runs[logged][1] for _, logged, _ in SWEEP_ROWS)
+    rows = [[f"{row}", logged, setting, runs[logged][0],
+             f"**{runs[logged][1]:.3f}**" if runs[logged][1] == best else f"{runs[logged][1]:.3f}"]
+            for row, logged, setting in SWEEP_ROWS]
+    return table(["`sweep.py` row", "in the log", "setting", "steps", "validation bits/char"], rows)
+
+
+# The runs of each window schedule compared (their settings say which schedule), and the recipe's run.
+WINDOW_RUNS = [["windows-128", "windows-128-again"], ["W1", "W2"], ["W3", "W3-again"], ["W4"], ["W5", "cpu-25min-box-a"]]
+RECIPE_RUN = "W5"
+
+
+def ablation(name: str) -> dict:
+    return load(f"ablations-25min/{name}.json")
+
+
+def nelbo(run: dict) -> str:
+    return f"{run['val_nelbo_bits_per_char']:.4f} ± {run['val_stderr']:.4f}"
+
+
+def schedule(settings: dict) -> tuple[str, int]:
+    """A run's window schedule in words, e.g. "64, 128 from 0.6", and its context length."""
+    context = {**PRESETS[settings["preset"]], **settings.get("model", {})}["block_size"]
+    phases = settings.get("window_schedule")
+    if not phases:
+        return f"{context} throughout", context
+    return ", ".join(f"{w}" if start == 0 else f"{w} from {start:g}" for start, w in phases), context
+
+
+def windows_table() -> str:
+    rows = []
+    for names in WINDOW_RUNS:
+        runs = {name: ablation(name) for name in names}
+        (windows, context), = {schedule(run["settings"]) for run in runs.values()}  # one schedule per row
+        files = [f"`{name}.json`" + ("" if run["settings"].get("compile") else " (no compile)")
+                 for name, run in runs.items()]
+        scores = [f"**{nelbo(run)}**" if name == RECIPE_RUN else nelbo(run) for name, run in runs.items()]
+        rows.append([windows + (" (the recipe)" if RECIPE_RUN in runs else ""), context, "; ".join(files),
+                     "; ".join(f"{r['steps']:,}" for r in runs.values()), "; ".join(scores)])
+    return table(["windows (from fraction of the budget)", "context", "file", "steps",
+                  "validation NELBO (bits/char)"], rows)
+
+
+def gradient_noise_table() -> str:
+    """Both gradient_noise.py runs side by side: windows and masks vary, then masks only."""
+    (header, *fresh), = markdown_tables((RESULTS / "gradient-noise.txt").read_text().splitlines())
+    (_, *same), = markdown_tables((RESULTS / "gradient-noise-same-windows.txt").read_text().splitlines())
+    col = {name: i for i, name in enumerate(header)}
+    rows = [[a[0], a[col["gradient variance"]], a[col["relative to any-order"]], b[col["gradient variance"]],
+             b[col["relative to any-order"]], a[col["sum of squared weights"]]] for a, b in zip(fresh, same)]
+    return table(["estimator", "gradient variance", "relative to any-order", "masks vary only: variance",
+                  "relative", "sum of squared weights"], rows)
 
 
 # --- Numbers in the prose ----------------------------------------------------------------------
@@ -278,7 +357,9 @@ def sampler_bars() -> str:
             f"and {bars['time_x_baseline']:g}x the time")
 
 
-VALUES = {"draws-32": draws_32, "sampler-bars": sampler_bars,
+VALUES = {"draws-32": draws_32,
+          "box-b": lambda: f"{ablation('box-b-recipe')['steps']:,} steps, {nelbo(ablation('box-b-recipe'))}",
+          "box-b-peak": lambda: f"{ablation('box-b-recipe')['machine']['matmul_peak_gflops']['bf16']}", "sampler-bars": sampler_bars,
           "default-choice-temperature": lambda: f"{DEFAULT_SAMPLER['choice_temperature']:g}",
           "browser-load": lambda: f"{load('browser_sampler.json')['machine']['load_average']:.1f}",
           "browser-version": lambda: load("browser_sampler.json")["machine"]["browser"].split(".")[0]}
@@ -286,9 +367,7 @@ VALUES = {"draws-32": draws_32, "sampler-bars": sampler_bars,
 
 def render_values(text: str) -> tuple[str, list[str]]:
     """The text with every marked value rendered anew, and the names of those that changed."""
-    names = {name for name, _ in VALUE.findall(text)}
-    changed = [f"value {name} (no marker)" for name in VALUES if name not in names]
-    changed += [f"value {name} (no such value)" for name in sorted(names - set(VALUES))]
+    changed = [f"value {name} (no such value)" for name, _ in VALUE.findall(text) if name not in VALUES]
 
     def render(match):
         name, old = match.groups()
@@ -301,7 +380,13 @@ def render_values(text: str) -> tuple[str, list[str]]:
     return VALUE.sub(render, text), changed
 
 
-# --- The README's marked tables ------------------------------------------------------------------
+TABLES = {"sweep": sweep_table, "windows": windows_table, "gradient-noise": gradient_noise_table,
+          "throughput": throughput_table, "attention": attention_table, "quality": quality_table,
+          "shipped": shipped_table, "race": race_table, "bound": bound_table, "epochs": epochs_table, "samplers": samplers_table,
+          "browser-timing": browser_timing_table, "browser-quality": browser_quality_table}
+
+
+# --- The pages' marked tables ------------------------------------------------------------------
 
 def marked(lines: list[str]) -> list[tuple[str, int, int]]:
     """(name, first, end) of each marked table: lines[first:end] are the `|` lines after the marker."""
@@ -315,14 +400,10 @@ def marked(lines: list[str]) -> list[tuple[str, int, int]]:
     return found
 
 
-def render_readme(text: str) -> tuple[str, list[str]]:
-    """The README with every marked table and value rendered anew, and those that changed
-    (a name with no renderer, or a renderer with no marker, counts as a difference too)."""
-    lines = text.split("\n")
-    names = [name for name, _, _ in marked(lines)]
-    changed = [f"table {name} (no marker)" for name in TABLES if name not in names]
-    changed += [f"table {name} (marked {names.count(name)} times)" for name in sorted(set(names))
-                if names.count(name) > 1]
+def render_page(text: str) -> tuple[str, list[str]]:
+    """A page with every marked table and value rendered anew, and those that changed (a marker
+    naming no renderer counts as a change too)."""
+    lines, changed = text.split("\n"), []
     for name, first, end in reversed(marked(lines)):  # from the bottom, so earlier indices hold
         if name not in TABLES:
             changed.append(f"table {name} (no such table)")
@@ -335,26 +416,38 @@ def render_readme(text: str) -> tuple[str, list[str]]:
     return text, changed + changed_values
 
 
+def unmarked(texts: list[str]) -> list[str]:
+    """Renderers that no page marks, and tables marked more than once: each table has one home."""
+    tables = [name for text in texts for name, _, _ in marked(text.split("\n"))]
+    values = {name for text in texts for name, _ in VALUE.findall(text)}
+    return ([f"table {name} (no marker)" for name in TABLES if name not in tables]
+            + [f"table {name} (marked {tables.count(name)} times)" for name in sorted(set(tables))
+               if tables.count(name) > 1]
+            + [f"value {name} (no marker)" for name in VALUES if name not in values])
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help="rewrite the marked tables and values in the README")
+    mode.add_argument("--write", action="store_true", help="rewrite the marked tables and values in the pages")
     mode.add_argument("--check", action="store_true", help="exit 1 if a marked table or value differs from its rendering")
-    p.add_argument("--readme", type=Path, default=README)
+    p.add_argument("--pages", type=Path, nargs="+", default=list(PAGES))
     args = p.parse_args(argv)
     if not (args.write or args.check):
         print("\n\n".join(f"<!-- table: {name} -->\n{render()}" for name, render in TABLES.items()))
         print("\n".join(f"\n<!-- value: {name} -->{render()}<!-- /value -->" for name, render in VALUES.items()))
         return 0
-    text = args.readme.read_text()
-    new, changed = render_readme(text)
-    if args.check:
-        for name in changed:
-            print(f"{args.readme}: {name} differs from what benchmarks/tables.py renders")
-        return 1 if changed else 0
-    args.readme.write_text(new)
-    print(f"{args.readme}: rewrote {', '.join(changed)}" if changed else f"{args.readme}: every marked table and value was current")
-    return 0
+    texts = [page.read_text() for page in args.pages]
+    problems = unmarked(texts)
+    for page, text in zip(args.pages, texts):
+        new, changed = render_page(text)
+        if args.check:
+            problems += [f"{page}: {name} differs from what benchmarks/tables.py renders" for name in changed]
+        elif changed:
+            page.write_text(new)
+            print(f"{page}: rewrote {', '.join(changed)}")
+    print("\n".join(problems) if problems else "every marked table and value is current")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
