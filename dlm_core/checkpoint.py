@@ -111,7 +111,10 @@ def training_state(model, optimizers, gens: dict) -> dict:
     """What resuming needs beyond the weights, as one flat dict of tensors: the optimizer moments
     by parameter name, and the states of the run's random generators."""
     out = {f"rng.{k}": g.get_state() for k, g in gens.items()}
-    out["rng.torch"] = torch.get_rng_state()  # dropout draws from the global generator
+    out["rng.torch"] = torch.get_rng_state()  # dropout on the CPU draws from the global generator,
+    device = next(model.parameters()).device.type
+    if device in ("cuda", "mps"):  # on an accelerator from that device's own
+        out[f"rng.{device}"] = getattr(torch, device).get_rng_state()
     state = {p: st for opt in optimizers for p, st in opt.state.items()}
     for name, p in model.named_parameters():
         for k, v in state.get(p, {}).items():
@@ -125,6 +128,9 @@ def restore_training_state(path, model, optimizers, gens: dict) -> None:
     for k, g in gens.items():
         g.set_state(tensors[f"rng.{k}"])
     torch.set_rng_state(tensors["rng.torch"])
+    device = next(model.parameters()).device.type
+    if f"rng.{device}" in tensors:  # absent when the run moved from another kind of device
+        getattr(torch, device).set_rng_state(tensors[f"rng.{device}"])
     owner = {p: opt for opt in optimizers for group in opt.param_groups for p in group["params"]}
     for name, p in model.named_parameters():
         prefix = f"opt.{name}."

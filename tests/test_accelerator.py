@@ -5,13 +5,15 @@ the stated tolerance is 1e-3 in a logit (they are of order 10). Sampling draws a
 numbers on the CPU, so the same seed makes the same draws on both devices: the texts can part
 only where two characters were nearly tied and the rounding tipped the choice, after which that
 sample continues differently. The measured share of identical characters is printed (run with
-`pytest -s`) and must stay high.
+`pytest -s`) and must stay high. Last, a resumed run on the accelerator gets its generator back.
 """
 
 import pytest
 import torch
 
-from dlm_core import pretrained, sampler
+from conftest import tiny_config
+from dlm_core import checkpoint, pretrained, sampler
+from dlm_core.model import Denoiser
 
 ACCELERATOR = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else None
 pytestmark = pytest.mark.skipif(ACCELERATOR is None, reason="no CUDA or MPS device on this machine")
@@ -49,3 +51,15 @@ def test_same_seed_same_sample_apart_from_near_ties(pair):
     print(f"\nidentical characters, cpu vs {ACCELERATOR}: {same:.1%}")
     assert a.ids[:, :7].eq(b.ids[:, :7]).all()  # the prompt
     assert same > 0.5  # a tipped near-tie re-rolls the rest of that sample, but not most of all eight
+
+
+def test_resuming_restores_the_accelerators_generator(tok, tmp_path):
+    """Dropout on an accelerator draws from that device's generator, not the CPU's: the training
+    state saves it, so a resumed run draws the same dropout masks as one never stopped."""
+    model = Denoiser(tiny_config(dropout=0.1)).to(ACCELERATOR)
+    optimizer = torch.optim.AdamW(model.parameters())
+    state = checkpoint.training_state(model, [optimizer], {})
+    checkpoint.save(tmp_path / "run", model, tok, extra_tensors=state)
+    first = torch.rand(8, device=ACCELERATOR).cpu()
+    checkpoint.restore_training_state(tmp_path / "run", model, [optimizer], {})
+    assert torch.equal(torch.rand(8, device=ACCELERATOR).cpu(), first)
