@@ -259,7 +259,6 @@ def browser_quality_table() -> str:
     return table([f"{q['n_samples']} samples", "real words", "repeated 4-grams"], rows)
 
 
-
 # --- recipes.md: the ablations behind the CPU recipes -------------------------------------------
 
 # sweep.py's rows as recipe-search.log names them (an earlier version of the script), with what each changes.
@@ -289,7 +288,7 @@ def sweep_log(path: Path = RESULTS / "recipe-search.log") -> dict[str, tuple[int
 def sweep_table() -> str:
     runs = sweep_log()
     best = min(runs[logged][1] for _, logged, _ in SWEEP_ROWS)
-    rows = [[f"{row}", logged, setting, runs[logged][0],
+    rows = [[row, logged, setting, runs[logged][0],
              f"**{runs[logged][1]:.3f}**" if runs[logged][1] == best else f"{runs[logged][1]:.3f}"]
             for row, logged, setting in SWEEP_ROWS]
     return table(["`sweep.py` row", "in the log", "setting", "steps", "validation bits/char"], rows)
