@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
 for run in runs/shipped runs/twin-dropout-{0,0.1,0.2}-best; do
-  [ -f "$run/config.json" ] || { echo "reship.sh: $run is missing; train it first (see benchmarks/README.md)"; exit 1; }
+  [ -f "$run/config.json" ] || { echo "reship.sh: $run is missing; train it first: bash benchmarks/train_pair.sh"; exit 1; }
 done
 
 # The twin is chosen by its own held-out estimate, never by the validation split that scores it.

@@ -162,8 +162,8 @@ def main(argv=None) -> dict:
         print(f"{name:>30}: words {r['words'][0]:.3f} ± {r['words'][1]:.3f}, repeats {r['repeats'][0]:.3f} "
               f"± {r['repeats'][1]:.3f} ({r['repeats'][0] / real['repeats'][0]:.2f}x real), {r['seconds']:.1f} s")
     against_bars(results, real)
-    result = {"real": real, "candidates": results, "baseline": BASELINE, "bars": BARS, "seeds": args.seeds, "checkpoint": args.checkpoint or "shipped",
-              "machine": platform.platform(), "threads": torch.get_num_threads(), "torch": torch.__version__}
+    result = {"real": real, "candidates": results, "baseline": BASELINE, "bars": BARS, "seeds": args.seeds,
+              "checkpoint": args.checkpoint or "shipped", "machine": platform.platform(), "threads": torch.get_num_threads(), "torch": torch.__version__}
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     return result
 
