@@ -7,7 +7,8 @@
 #
 # Each run is far too small to fill a GPU, so by default all four share it (JOBS=4). A run that
 # already has a checkpoint is resumed (--resume); one that finished leaves runs/<name>.done and is
-# skipped, so the script can be stopped and started again at any point. Any other arguments go
+# skipped (Ctrl-C makes `dlm train` save and exit 130, leaving no marker), so the script can be
+# stopped and started again at any point. Any other arguments go
 # to every `dlm train` (e.g. --max-steps 20 for a quick check). Then: bash benchmarks/reship.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."

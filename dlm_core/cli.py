@@ -52,18 +52,21 @@ def _train_config(args) -> TrainConfig:
     return TrainConfig.from_json(args.config, **values) if args.config else TrainConfig(**values)
 
 
-def cmd_train(args) -> None:
+def cmd_train(args) -> int:
     if args.resume and args.config:
         raise ValueError("--config cannot be combined with --resume: the run continues under its saved settings")
     cfg, overrides = (None, _options(args)) if args.resume else (_train_config(args), None)
     result = train(cfg, args.out, data_path=args.data, resume=args.resume, device=args.device,
                    progress=not args.quiet, overrides=overrides)
+    if result["interrupted"]:  # Ctrl-C: the checkpoint is saved, but a script must not take the run as finished
+        return 130
     if result["rank"] != 0:  # under torchrun, one summary is enough
-        return
+        return 0
     last = result["history"][-1]
     print(f"trained {result['params']:,} parameters for {result['steps']} steps in {result['elapsed'] / 60:.1f} min; "
           f"validation estimate {last['val_bpc']:.3f} bits/char (run `dlm eval --checkpoint {args.out}` "
           f"for the full number); checkpoint in {args.out}")
+    return 0
 
 
 def _load(args):
@@ -201,11 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        return args.func(args) or 0  # train gives its own status; the other commands succeed or raise
     except (ValueError, FileNotFoundError) as e:
         print(f"dlm {args.command}: error: {e}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -304,7 +304,8 @@ def check_batches(cfg: TrainConfig, block_size: int, world: int) -> None:
 def train(cfg: TrainConfig | None, out, data_path=None, resume: bool = False, device=None,
           progress: bool = True, overrides: dict | None = None) -> dict:
     """Train a model in the checkpoint directory `out` (with resume: continue it under its saved
-    settings plus the safe `overrides`); returns steps, elapsed seconds, parameters and history."""
+    settings plus the safe `overrides`); returns steps, elapsed seconds, parameters, history and
+    whether Ctrl-C stopped it (the checkpoint is saved either way)."""
     out = Path(out)
     rank, world, device = distributed.setup(device if isinstance(device, torch.device) else pick_device(device))
     if not resume and (out / "config.json").exists():
@@ -318,6 +319,7 @@ def train(cfg: TrainConfig | None, out, data_path=None, resume: bool = False, de
     bar = tqdm(total=cfg.max_steps, initial=run.step, disable=not (progress and lead), desc="train", unit="step")
     if run.step == 0 and lead:
         run.record()
+    interrupted = False
     try:
         while True:
             elapsed, stop = distributed.agree(run.elapsed(), run.out_of_budget(run.elapsed()), world, device)
@@ -334,6 +336,7 @@ def train(cfg: TrainConfig | None, out, data_path=None, resume: bool = False, de
         if lead and run.history[-1]["step"] != run.step:
             run.record()
     except KeyboardInterrupt:
+        interrupted = True
         bar.write(f"interrupted at step {run.step}; checkpoint saved to {out}, continue with --resume")
     finally:
         if lead and run.saved_step != run.step:
@@ -341,4 +344,4 @@ def train(cfg: TrainConfig | None, out, data_path=None, resume: bool = False, de
         bar.close()
     distributed.finish(world)
     return {"steps": run.step, "elapsed": run.elapsed(), "history": run.history,
-            "params": run.model.num_params(), "rank": rank}
+            "params": run.model.num_params(), "rank": rank, "interrupted": interrupted}

@@ -186,6 +186,25 @@ def test_resume_applies_a_new_step_budget_and_refuses_other_changes(tmp_path, co
     assert saved["step"] == 5 and saved["train"]["max_steps"] == 5 and saved["train"]["lr"] == 3e-3
 
 
+def test_interrupted_train_exits_130(tmp_path, corpus_path, capsys, monkeypatch):
+    """Ctrl-C mid-run saves the checkpoint but exits 130, not 0, so a script that runs `dlm train`
+    (benchmarks/train_pair.sh marks a run finished on status 0) does not take the run as done."""
+    from dlm_core import data
+    real, calls = data.get_batch, []
+
+    def get_batch(*args, **kwargs):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(data, "get_batch", get_batch)
+    code, stdout, _ = run(capsys, "train", "--out", tmp_path / "run", "--data", corpus_path, "--preset", "tiny",
+                          "--max-steps", 5, "--device", "cpu", "--quiet")
+    assert code == 130 and "interrupted at step 2" in stdout and "trained" not in stdout
+    assert checkpoint.read_config(tmp_path / "run")["step"] == 2
+
+
 def test_error_device_from_the_environment_that_is_not_here(monkeypatch, capsys):
     """DLM_DEVICE naming a device this machine lacks: one line naming it and what is available."""
     monkeypatch.setenv("DLM_DEVICE", "xpu")
