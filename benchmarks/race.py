@@ -18,7 +18,8 @@ measures, on this machine's CPU:
    Wall time is the median of `--repeats` runs for one text alone, and of `--batch-repeats`
    runs for the whole batch (a batch takes seconds, long enough to time in one run).
    Quality is judged on the texts by `dlm_core.quality` (the share of real words, the share of
-   repeated 4-grams), next to the same measures for real validation text of the same length.
+   repeated 4-grams, each with its standard error over the texts), next to the same measures for
+   real validation text of the same length.
 
 It prints the tables, and writes the numbers and one sample per setting to `--out` (JSON) and
 the speed/quality plot beside it (PNG). Chapter 10 reads these files. Run it on an otherwise
@@ -83,9 +84,27 @@ def training_record(saved: dict) -> dict:
             "curve": [{"step": h["step"], "val_bpc_64_windows": round(h["val_bpc"], 4)} for h in run.get("history", [])]}
 
 
+def jackknife_se(measure, texts: list[str]) -> float:
+    """The standard error of a pooled measure of `texts`, from the spread of its values with one
+    text left out in turn (the jackknife: for a plain mean it gives exactly s / sqrt(n))."""
+    n = len(texts)
+    if n < 2:
+        return 0.0
+    left_out = [measure(texts[:i] + texts[i + 1:]) for i in range(n)]
+    mean = statistics.fmean(left_out)
+    return ((n - 1) / n * sum((v - mean) ** 2 for v in left_out)) ** 0.5
+
+
 def judge(texts, known_words) -> dict:
-    return {"word_fraction": round(word_fraction(texts, known_words), 4),
-            "repeated_4grams": round(repeated_ngram_fraction(texts, 4), 4)}
+    """The two quality measures of chapter 8, pooled over the texts, each with its standard error
+    over the texts, so that two rows can be told apart from the luck of the draw."""
+    measures = {"word_fraction": lambda ts: word_fraction(ts, known_words),
+                "repeated_4grams": lambda ts: repeated_ngram_fraction(ts, 4)}
+    result = {}
+    for name, measure in measures.items():
+        result[name] = round(measure(texts), 4)
+        result[f"{name}_se"] = round(jackknife_se(measure, list(texts)), 4)
+    return result
 
 
 def run_settings(diffusion, twin, tokenizer, length, args):

@@ -1,6 +1,8 @@
 """benchmarks/race.py, the script behind chapter 10's numbers, run on two tiny untrained models."""
 
 import json
+import math
+import statistics
 import sys
 from pathlib import Path
 
@@ -45,6 +47,8 @@ def test_race_writes_what_chapter_10_reads(pair, corpus_path, tmp_path, monkeypa
     assert cached["first_text"] == uncached["first_text"] and len(cached["first_text"]) == 32
     assert cached["forward_passes"] == uncached["forward_passes"] == 31
     assert all(1 <= rows[k]["forward_passes"] <= k[2] for k in rows if k[0] == "diffusion")
+    for r in [*rows.values(), record["real_text"]]:  # each measure with its error over the texts
+        assert 0 <= r["word_fraction_se"] <= 0.5 and 0 <= r["repeated_4grams_se"] <= 0.5
     # Untrained models are near-uniform over 65 characters: about log2(65) = 6.02 bits each
     lk = record["likelihood"]
     assert abs(lk["twin_bpc"] - 6.02) < 0.1 and abs(lk["diffusion_bpc"] - 6.02) < 0.1
@@ -71,3 +75,13 @@ def test_training_record_of_an_early_stopped_twin_covers_the_whole_run():
     assert [p["step"] for p in record["curve"]] == [0, 2, 4]
     plain = race.training_record({"step": 4, "elapsed": 120.0, "history": curve})
     assert (plain["steps"], plain["run_steps"]) == (4, 4) and len(plain["curve"]) == 3
+
+
+def test_jackknife_se_of_a_mean_is_the_textbook_one():
+    """For the mean of per-text values the jackknife gives s / sqrt(n) exactly; every text here has
+    four 4-grams, so the pooled share of repeats is the mean of the texts' shares."""
+    texts = ["abababa", "abcdefg", "aaaaaaa", "abcabca", "qrstuvw"]  # 2, 0, 3, 1, 0 of four 4-grams repeat
+    shares = [2 / 4, 0, 3 / 4, 1 / 4, 0]
+    expected = statistics.stdev(shares) / math.sqrt(len(shares))
+    assert race.jackknife_se(lambda ts: race.repeated_ngram_fraction(ts, 4), texts) == pytest.approx(expected)
+    assert race.jackknife_se(len, ["only one"]) == 0.0
