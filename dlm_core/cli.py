@@ -155,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.add_argument("--precision", choices=["auto", "fp32", "bf16"])
     t.add_argument("--causal", action="store_true", default=None, help="train the autoregressive twin")
-    t.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    t.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="torch.compile the model (--no-compile: switch it off for a resumed run)")
     t.add_argument("--resume", action="store_true",
                    help="continue the checkpoint in --out under its saved settings (of the options above, only "
                         "--max-steps, --precision and --compile may change)")

@@ -7,7 +7,7 @@ import torch
 
 from conftest import tiny_config
 from dlm_core import checkpoint
-from dlm_core.cli import _train_config, build_parser, main
+from dlm_core.cli import _options, _train_config, build_parser, main
 from dlm_core.model import Denoiser
 
 
@@ -184,6 +184,9 @@ def test_resume_applies_a_new_step_budget_and_refuses_other_changes(tmp_path, co
                "--device", "cpu", "--quiet")[0] == 0
     saved = checkpoint.read_config(out)
     assert saved["step"] == 5 and saved["train"]["max_steps"] == 5 and saved["train"]["lr"] == 3e-3
+    assert saved["train"]["compile"] is False
+    assert _options(build_parser().parse_args(["train", "--out", str(out), "--resume", "--no-compile"])) == \
+        {"compile": False}  # a run resumed with --compile can be switched back
 
 
 def test_interrupted_train_exits_130(tmp_path, corpus_path, capsys, monkeypatch):
