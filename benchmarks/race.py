@@ -21,8 +21,8 @@ measures, on this machine's CPU:
    repeated 4-grams, each with its standard error over the texts), next to the same measures for
    real validation text of the same length.
 
-It prints the tables, and writes the numbers and one sample per setting to `--out` (JSON) and
-the speed/quality plot beside it (PNG). Chapter 10 reads these files. Run it on an otherwise
+It prints the tables and writes them beside `--out` (TXT), with the numbers and one sample per
+setting in `--out` itself (JSON) and the speed/quality plot (PNG). Chapter 10 reads these files. Run it on an otherwise
 idle machine: the timings are wall-clock.
 """
 
@@ -166,20 +166,21 @@ def plot(record, path):
     fig.savefig(path, dpi=120)
 
 
-def print_tables(record):
-    lk = record["likelihood"]
-    print("| model | validation bits/char | kind |\n|---|---|---|")
-    print(f"| diffusion | {lk['diffusion_bpc']:.4f} ± {lk['diffusion_se']:.4f} | NELBO (upper bound) |")
-    print(f"| autoregressive twin | {lk['twin_bpc']:.4f} ± {lk['twin_se']:.4f} | exact next-character loss |")
-    print(f"\ndiffusion / twin = {lk['ratio']:.3f} ± {lk['ratio_se']:.3f}\n")
-    print(f"| model | strategy | steps | forward passes | {record['samples']} texts (s) | 1 text (s) | chars/s "
-          f"| real words | repeated 4-grams |\n|---|---|---|---|---|---|---|---|---|")
-    for r in record["rows"]:
-        print(f"| {r['model']} | {r['strategy']} | {r['steps']} | {r['forward_passes']} | {r['batch_seconds']:.3f} | "
-              f"{r['single_seconds']:.3f} | {r['chars_per_second']:.0f} | {r['word_fraction']:.3f} | "
-              f"{r['repeated_4grams']:.3f} |")
-    ref = record["real_text"]
-    print(f"| real text | - | - | - | - | - | - | {ref['word_fraction']:.3f} | {ref['repeated_4grams']:.3f} |")
+def tables(record) -> str:
+    """The likelihoods, and every setting's speed and quality, as markdown tables."""
+    lk, ref = record["likelihood"], record["real_text"]
+    lines = ["| model | validation bits/char | kind |", "|---|---|---|",
+             f"| diffusion | {lk['diffusion_bpc']:.4f} ± {lk['diffusion_se']:.4f} | NELBO (upper bound) |",
+             f"| autoregressive twin | {lk['twin_bpc']:.4f} ± {lk['twin_se']:.4f} | exact next-character loss |",
+             "", f"diffusion / twin = {lk['ratio']:.3f} ± {lk['ratio_se']:.3f}", "",
+             f"| model | strategy | steps | forward passes | {record['samples']} texts (s) | 1 text (s) | chars/s "
+             "| real words | repeated 4-grams |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in [*record["rows"], {"model": "real text", **ref}]:
+        timing = (f"{r['strategy']} | {r['steps']} | {r['forward_passes']} | {r['batch_seconds']:.3f} | "
+                  f"{r['single_seconds']:.3f} | {r['chars_per_second']:.0f}") if "steps" in r else "- | - | - | - | - | -"
+        lines.append(f"| {r['model']} | {timing} | {r['word_fraction']:.3f} ± {r['word_fraction_se']:.3f} | "
+                     f"{r['repeated_4grams']:.3f} ± {r['repeated_4grams_se']:.3f} |")
+    return "\n".join(lines) + "\n"
 
 
 def main():
@@ -234,7 +235,8 @@ def main():
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=1))
     plot(record, out.with_suffix(".png"))
-    print_tables(record)
+    out.with_suffix(".txt").write_text(tables(record))
+    print(tables(record), end="")
 
 
 if __name__ == "__main__":

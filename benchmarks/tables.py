@@ -177,6 +177,11 @@ RACE_ROWS = ([("diffusion", "ancestral", n) for n in (8, 16, 64, 256)]
              + [("diffusion", "default", 64), ("autoregressive", "kv-cache", 255), ("autoregressive", "no cache", 255)])
 
 
+def with_error(row: dict, measure: str) -> str:
+    """A quality measure of race.json with its standard error over the texts."""
+    return f"{row[measure]:.3f} ± {row[measure + '_se']:.3f}"
+
+
 def race_table() -> str:
     record = load("race.json")
     rows = {(r["model"], r["strategy"], r["steps"]): r for r in record["rows"]}
@@ -186,10 +191,10 @@ def race_table() -> str:
     for model, strategy, steps in RACE_ROWS:
         r = rows[(model, strategy, steps)]
         body.append([model, default if strategy == "default" else strategy, steps, f"{r['batch_seconds']:.3f}",
-                     f"{r['single_seconds']:.3f}", f"{r['chars_per_second']:.0f}", f"{r['word_fraction']:.3f}",
-                     f"{r['repeated_4grams']:.3f}"])
-    real = record["real_text"]  # the reference, at the four decimals race.json keeps
-    body.append(["real text", *["-"] * 5, f"{real['word_fraction']:.4f}", f"{real['repeated_4grams']:.4f}"])
+                     f"{r['single_seconds']:.3f}", f"{r['chars_per_second']:.0f}", with_error(r, "word_fraction"),
+                     with_error(r, "repeated_4grams")])
+    body.append(["real text", *["-"] * 5, *(with_error(record["real_text"], k)
+                                            for k in ("word_fraction", "repeated_4grams"))])
     return table(["model", "strategy", "steps", f"{record['samples']} texts (s)", "1 text (s)", "chars/s",
                   "real words", "repeated 4-grams"], body)
 

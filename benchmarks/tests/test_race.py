@@ -36,7 +36,9 @@ def test_race_writes_what_chapter_10_reads(pair, corpus_path, tmp_path, monkeypa
                                       "--repeats", "1", "--batch-repeats", "1", "--draws", "1"])
     race.main()
     record = json.loads(out.read_text())
-    assert out.with_suffix(".png").exists() and "| real text |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert out.with_suffix(".png").exists() and "| real text |" in printed
+    assert out.with_suffix(".txt").read_text() == printed  # the tables, kept beside the JSON
     assert record["length"] == 32 and record["samples"] == 3
     rows = {(r["model"], r["strategy"], r["steps"]): r for r in record["rows"]}
     expected = {("diffusion", s, n) for s in ("ancestral", "confidence") for n in (8, 16, 32)}
