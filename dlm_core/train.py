@@ -264,7 +264,10 @@ class Run:
         return entry
 
     def save(self) -> None:
-        """The checkpoint, written atomically, with everything an exact resume needs."""
+        """The checkpoint, written atomically, with everything an exact resume needs; never weights
+        that are nan or inf, which would overwrite the last good checkpoint with a dead one."""
+        if not all(torch.isfinite(p).all() for p in self.model.parameters()):
+            raise FloatingPointError(f"the weights are not finite at step {self.step}")
         extra = checkpoint.training_state(self.model, self.optimizers, self.gens)
         checkpoint.save(self.out, self.model, self.tokenizer, self.meta(), extra)
         self.saved_step = self.step
@@ -284,7 +287,9 @@ def train_step(run: Run, forward, rank: int, world: int, device, elapsed: float)
             loss = distributed.shard_loss(forward, model.cfg, x, run.gens["mask"], rank, world,
                                           estimator=cfg.estimator)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    if not torch.isfinite(norm):  # a nan or inf loss or gradient: stop before it reaches the weights
+        raise FloatingPointError(f"the gradient norm is {norm.item()} at step {run.step}")
     for opt in run.optimizers:
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -319,7 +324,7 @@ def train(cfg: TrainConfig | None, out, data_path=None, resume: bool = False, de
     bar = tqdm(total=cfg.max_steps, initial=run.step, disable=not (progress and lead), desc="train", unit="step")
     if run.step == 0 and lead:
         run.record()
-    interrupted = False
+    interrupted = diverged = False
     try:
         while True:
             elapsed, stop = distributed.agree(run.elapsed(), run.out_of_budget(run.elapsed()), world, device)
@@ -338,8 +343,11 @@ def train(cfg: TrainConfig | None, out, data_path=None, resume: bool = False, de
     except KeyboardInterrupt:
         interrupted = True
         bar.write(f"interrupted at step {run.step}; checkpoint saved to {out}, continue with --resume")
+    except FloatingPointError as e:
+        diverged = True
+        raise ValueError(f"training diverged: {e}; {out} keeps its last good checkpoint, step {run.saved_step}") from e
     finally:
-        if lead and run.saved_step != run.step:
+        if lead and run.saved_step != run.step and not diverged:
             run.save()
         bar.close()
     distributed.finish(world)

@@ -317,6 +317,42 @@ def test_holdout_validates_on_the_training_splits_tail(tmp_path, corpus, corpus_
     assert torch.equal(seen["val"], tok.encode(train_text[cut:]))
 
 
+def test_a_diverged_run_stops_and_keeps_its_last_good_checkpoint(tmp_path, corpus_path, monkeypatch):
+    """A nan loss at step 5 stops the run with a one-line error before the nan reaches the weights;
+    the checkpoint saved at step 4 is left as it was, not overwritten with dead weights."""
+    real, calls = train_module.batch_loss, []
+
+    def nan_at_step_5(*args, **kwargs):
+        calls.append(1)
+        loss = real(*args, **kwargs)
+        return loss * float("nan") if len(calls) == 6 else loss
+
+    monkeypatch.setattr(train_module, "batch_loss", nan_at_step_5)
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=f"training diverged: the gradient norm is nan at step 5; {out} keeps "
+                                         "its last good checkpoint, step 4"):
+        train(quick_config(ckpt_interval=2), out, data_path=corpus_path, device="cpu", progress=False)
+    assert checkpoint.read_config(out)["step"] == 4
+    assert all(torch.isfinite(w).all() for w in tensors(out).values())
+
+
+def test_dead_weights_are_never_saved(tmp_path, corpus_path, monkeypatch):
+    """Weights that went nan in the update of a step that is then saved are refused."""
+    real, calls = torch.optim.AdamW.step, []
+
+    def dead_at_step_2(opt, *args, **kwargs):
+        calls.append(1)
+        real(opt, *args, **kwargs)
+        if len(calls) == 2:
+            for p in (p for group in opt.param_groups for p in group["params"]):
+                p.data.fill_(float("nan"))
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", dead_at_step_2)
+    with pytest.raises(ValueError, match="the weights are not finite at step 2"):
+        train(quick_config(ckpt_interval=2), tmp_path / "run", data_path=corpus_path, device="cpu", progress=False)
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
 def test_patience_counts_across_a_resume(tmp_path, corpus_path, monkeypatch, capsys):
     """The count since the best is read from the history, so a resumed run stops where a
     straight run stops."""
