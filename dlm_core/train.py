@@ -13,8 +13,11 @@ References: Loshchilov & Hutter 2019 (AdamW); Jordan et al. 2024 (Muon); Karpath
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -297,6 +300,24 @@ def train_step(run: Run, forward, rank: int, world: int, device, elapsed: float)
     return loss.item()
 
 
+@contextlib.contextmanager
+def ctrl_c_after_the_step():
+    """Hold a Ctrl-C until the block ends: an interrupt in the middle of an optimizer step would save
+    half-updated weights as the step before, and the resumed run would not be the one interrupted.
+    (Signal handlers live in the main thread only; elsewhere Ctrl-C cannot reach the run anyway.)"""
+    pressed = []
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
+
+
 def check_batches(cfg: TrainConfig, block_size: int, world: int) -> None:
     """Fail now, not mid-run, on a window schedule whose batches do not fit the model or the processes."""
     for start in [start for start, _ in cfg.window_schedule or []] or [0.0]:
@@ -330,7 +351,8 @@ def train(cfg: TrainConfig | None, out, data_path=None, resume: bool = False, de
             elapsed, stop = distributed.agree(run.elapsed(), run.out_of_budget(run.elapsed()), world, device)
             if stop or (cfg.max_steps is not None and run.step >= cfg.max_steps):
                 break
-            loss = train_step(run, forward, rank, world, device, elapsed)
+            with ctrl_c_after_the_step():
+                loss = train_step(run, forward, rank, world, device, elapsed)
             run.smooth_loss = loss if run.smooth_loss is None else 0.95 * run.smooth_loss + 0.05 * loss
             bar.update()
             if lead and run.step % cfg.eval_interval == 0:

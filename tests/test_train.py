@@ -4,6 +4,8 @@ These tests train `tiny` models on the real corpus (DLM_DATA) for a few seconds 
 """
 
 import math
+import os
+import signal
 
 import pytest
 import torch
@@ -315,6 +317,29 @@ def test_holdout_validates_on_the_training_splits_tail(tmp_path, corpus, corpus_
     cut = int(0.95 * len(train_text))
     assert torch.equal(seen["train"], tok.encode(train_text[:cut]))
     assert torch.equal(seen["val"], tok.encode(train_text[cut:]))
+
+
+def test_ctrl_c_mid_step_lets_the_step_finish(tmp_path, corpus_path, monkeypatch, capsys):
+    """A real SIGINT during step 4's batch: step 4 completes, the run saves at step 4, and its
+    weights and optimizer are those of a run that stopped cleanly after 4 steps."""
+    cfg = quick_config(max_steps=4)
+    train(cfg, tmp_path / "clean", data_path=corpus_path, device="cpu", progress=False)
+    real, calls = data.get_batch, []
+
+    def ctrl_c_in_step_4(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(data, "get_batch", ctrl_c_in_step_4)
+    result = train(quick_config(max_steps=12), tmp_path / "cut", data_path=corpus_path, device="cpu",
+                   progress=False)
+    assert result["interrupted"] and "interrupted at step 4" in capsys.readouterr().out
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C works again afterwards
+    for name in ("model.safetensors", "optimizer.safetensors"):
+        a, b = tensors(tmp_path / "clean", name), tensors(tmp_path / "cut", name)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_a_diverged_run_stops_and_keeps_its_last_good_checkpoint(tmp_path, corpus_path, monkeypatch):
