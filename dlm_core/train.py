@@ -327,6 +327,27 @@ def check_batches(cfg: TrainConfig, block_size: int, world: int) -> None:
                              f"make batch_size a multiple")
 
 
+def run_steps(run: Run, forward, bar, rank: int, world: int, device) -> None:
+    """Optimizer steps until the budget (steps, time or patience) is spent, estimating the validation
+    loss every `eval_interval` steps and saving every `ckpt_interval` (on the lead process only)."""
+    cfg, lead = run.cfg, rank == 0
+    while True:
+        elapsed, stop = distributed.agree(run.elapsed(), run.out_of_budget(run.elapsed()), world, device)
+        if stop or (cfg.max_steps is not None and run.step >= cfg.max_steps):
+            break
+        with ctrl_c_after_the_step():
+            loss = train_step(run, forward, rank, world, device, elapsed)
+        run.smooth_loss = loss if run.smooth_loss is None else 0.95 * run.smooth_loss + 0.05 * loss
+        bar.update()
+        if lead and run.step % cfg.eval_interval == 0:
+            entry = run.record()
+            bar.set_postfix(train=f"{entry['train_bpc']:.3f}", val=f"{entry['val_bpc']:.3f}")
+        if lead and run.step % cfg.ckpt_interval == 0:
+            run.save()
+    if lead and run.history[-1]["step"] != run.step:
+        run.record()
+
+
 def train(cfg: TrainConfig | None, out, data_path=None, resume: bool = False, device=None,
           progress: bool = True, overrides: dict | None = None) -> dict:
     """Train a model in the checkpoint directory `out` (with resume: continue it under its saved
@@ -347,21 +368,7 @@ def train(cfg: TrainConfig | None, out, data_path=None, resume: bool = False, de
         run.record()
     interrupted = diverged = False
     try:
-        while True:
-            elapsed, stop = distributed.agree(run.elapsed(), run.out_of_budget(run.elapsed()), world, device)
-            if stop or (cfg.max_steps is not None and run.step >= cfg.max_steps):
-                break
-            with ctrl_c_after_the_step():
-                loss = train_step(run, forward, rank, world, device, elapsed)
-            run.smooth_loss = loss if run.smooth_loss is None else 0.95 * run.smooth_loss + 0.05 * loss
-            bar.update()
-            if lead and run.step % cfg.eval_interval == 0:
-                entry = run.record()
-                bar.set_postfix(train=f"{entry['train_bpc']:.3f}", val=f"{entry['val_bpc']:.3f}")
-            if lead and run.step % cfg.ckpt_interval == 0:
-                run.save()
-        if lead and run.history[-1]["step"] != run.step:
-            run.record()
+        run_steps(run, forward, bar, rank, world, device)
     except KeyboardInterrupt:
         interrupted = True
         bar.write(f"interrupted at step {run.step}; checkpoint saved to {out}, continue with --resume")
