@@ -18,6 +18,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from dlm_core import data
 from dlm_core.model import ModelConfig, carry_over_unmasked
 from dlm_core.tokenizer import CharTokenizer
 
@@ -51,7 +52,6 @@ def corpus_path() -> Path:
 
 @pytest.fixture(scope="session")
 def corpus(corpus_path) -> str:
-    from dlm_core import data
     return data.load(corpus_path)
 
 
@@ -59,6 +59,19 @@ def corpus(corpus_path) -> str:
 def tok() -> CharTokenizer:
     """The Tiny Shakespeare tokenizer (66 ids, [MASK] = 65), built without reading the corpus."""
     return CharTokenizer(list(SHAKESPEARE_CHARS))
+
+
+def interrupt_after(monkeypatch, n_batches):
+    """Make the n_batches+1-th call of data.get_batch raise KeyboardInterrupt (Ctrl-C mid-run)."""
+    real, calls = data.get_batch, []
+
+    def get_batch(*args, **kwargs):
+        if len(calls) == n_batches:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(data, "get_batch", get_batch)
 
 
 def tiny_config(**overrides) -> ModelConfig:

@@ -22,8 +22,8 @@ measures, on this machine's CPU:
    real validation text of the same length.
 
 It prints the tables and writes them beside `--out` (TXT), with the numbers and one sample per
-setting in `--out` itself (JSON) and the speed/quality plot (PNG). Chapter 10 reads these files. Run it on an otherwise
-idle machine: the timings are wall-clock.
+setting in `--out` itself (JSON) and the speed/quality plot (PNG). Chapter 10 reads these files.
+Run it on an otherwise idle machine: the timings are wall-clock.
 """
 
 import argparse
@@ -235,8 +235,9 @@ def main():
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=1))
     plot(record, out.with_suffix(".png"))
-    out.with_suffix(".txt").write_text(tables(record))
-    print(tables(record), end="")
+    text = tables(record)
+    out.with_suffix(".txt").write_text(text)
+    print(text, end="")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from conftest import tiny_config
+from conftest import interrupt_after, tiny_config
 from dlm_core import checkpoint
 from dlm_core.cli import _options, _train_config, build_parser, main
 from dlm_core.model import Denoiser
@@ -192,16 +192,7 @@ def test_resume_applies_a_new_step_budget_and_refuses_other_changes(tmp_path, co
 def test_interrupted_train_exits_130(tmp_path, corpus_path, capsys, monkeypatch):
     """Ctrl-C mid-run saves the checkpoint but exits 130, not 0, so a script that runs `dlm train`
     (benchmarks/train_pair.sh marks a run finished on status 0) does not take the run as done."""
-    from dlm_core import data
-    real, calls = data.get_batch, []
-
-    def get_batch(*args, **kwargs):
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(data, "get_batch", get_batch)
+    interrupt_after(monkeypatch, 2)
     code, stdout, _ = run(capsys, "train", "--out", tmp_path / "run", "--data", corpus_path, "--preset", "tiny",
                           "--max-steps", 5, "--device", "cpu", "--quiet")
     assert code == 130 and "interrupted at step 2" in stdout and "trained" not in stdout

@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import interrupt_after
 from dlm_core import checkpoint, data
 from dlm_core import train as train_module
 from dlm_core.evaluate import evaluate
@@ -172,19 +173,6 @@ def test_resume_with_another_vocabulary_rejected(trained_checkpoint, corpus, mon
 
 
 # --- resuming ------------------------------------------------------------------------------
-
-
-def interrupt_after(monkeypatch, n_batches):
-    """Make the n_batches+1-th call of data.get_batch raise KeyboardInterrupt (Ctrl-C mid-run)."""
-    real, calls = data.get_batch, []
-
-    def get_batch(*args, **kwargs):
-        if len(calls) == n_batches:
-            raise KeyboardInterrupt
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(data, "get_batch", get_batch)
 
 
 def run_interrupted_and_resumed(cfg, out, corpus_path, monkeypatch, capsys):
