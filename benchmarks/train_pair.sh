@@ -9,7 +9,8 @@
 # already has a checkpoint is resumed (--resume); one that finished leaves runs/<name>.done and is
 # skipped (Ctrl-C makes `dlm train` save and exit 130, leaving no marker), so the script can be
 # stopped and started again at any point. Any other arguments go
-# to every `dlm train` (e.g. --max-steps 20 for a quick check). Then: bash benchmarks/reship.sh.
+# to every `dlm train` (e.g. --max-steps 20 for a quick check); RUNS picks some of the four
+# (RUNS="shipped twin-dropout-0.1" JOBS=2 ...: runs that fit in one sitting). Then: bash benchmarks/reship.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DLM=${DLM:-dlm}  # where dlm_core is not installed: DLM="python3 -m dlm_core.cli"
@@ -28,5 +29,5 @@ export -f train_one
 export DLM
 
 mkdir -p runs
-printf '%s\n' shipped twin-dropout-0 twin-dropout-0.1 twin-dropout-0.2 |
+printf '%s\n' ${RUNS:-shipped twin-dropout-0 twin-dropout-0.1 twin-dropout-0.2} |
   OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} xargs -P "${JOBS:-4}" -I{} bash -c 'train_one {}'

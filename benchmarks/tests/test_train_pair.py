@@ -57,3 +57,16 @@ def test_a_failed_run_is_named_and_fails_the_script(tmp_path, corpus_path):
     assert result.returncode != 0
     assert "twin-dropout-0.2: failed, see runs/twin-dropout-0.2.log" in result.stdout
     assert "setting lr must be float" in (tmp_path / "runs" / "twin-dropout-0.2.log").read_text()
+
+
+@pytest.mark.slow
+def test_runs_picks_which_to_train(tmp_path, corpus_path):
+    copy_scripts(tmp_path)
+    env = {**os.environ, "DLM_DATA": str(corpus_path), "DLM": f"{sys.executable} -m dlm_core.cli",
+           "RUNS": "twin-dropout-0.1"}
+    result = subprocess.run(["bash", "benchmarks/train_pair.sh", "--device", "cpu", "--max-steps", "1"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == "twin-dropout-0.1: finished\n"
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == \
+        ["twin-dropout-0.1", "twin-dropout-0.1-best", "twin-dropout-0.1.done", "twin-dropout-0.1.log"]
