@@ -14,8 +14,9 @@ ROOT = Path(__file__).parents[2]
 RUNS = ("shipped", "twin-dropout-0", "twin-dropout-0.1", "twin-dropout-0.2")
 
 
-def train_pair(repo: Path, corpus_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DLM_DATA": str(corpus_path), "DLM": f"{sys.executable} -m dlm_core.cli", "JOBS": "2"}
+def train_pair(repo: Path, corpus_path: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DLM_DATA": str(corpus_path), "DLM": f"{sys.executable} -m dlm_core.cli", "JOBS": "2",
+           **extra_env}
     return subprocess.run(["bash", "benchmarks/train_pair.sh", "--device", "cpu", *args], cwd=repo, env=env,
                           capture_output=True, text=True, timeout=600)
 
@@ -62,10 +63,7 @@ def test_a_failed_run_is_named_and_fails_the_script(tmp_path, corpus_path):
 @pytest.mark.slow
 def test_runs_picks_which_to_train(tmp_path, corpus_path):
     copy_scripts(tmp_path)
-    env = {**os.environ, "DLM_DATA": str(corpus_path), "DLM": f"{sys.executable} -m dlm_core.cli",
-           "RUNS": "twin-dropout-0.1"}
-    result = subprocess.run(["bash", "benchmarks/train_pair.sh", "--device", "cpu", "--max-steps", "1"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    result = train_pair(tmp_path, corpus_path, "--max-steps", "1", RUNS="twin-dropout-0.1")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == "twin-dropout-0.1: finished\n"
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == \
