@@ -366,19 +366,20 @@ def train(cfg: TrainConfig | None, out, data_path=None, resume: bool = False, de
     bar = tqdm(total=cfg.max_steps, initial=run.step, disable=not (progress and lead), desc="train", unit="step")
     if run.step == 0 and lead:
         run.record()
-    interrupted = diverged = False
+    interrupted = False
     try:
-        run_steps(run, forward, bar, rank, world, device)
-    except KeyboardInterrupt:
-        interrupted = True
-        bar.write(f"interrupted at step {run.step}; checkpoint saved to {out}, continue with --resume")
+        try:
+            run_steps(run, forward, bar, rank, world, device)
+        except KeyboardInterrupt:  # held until the step ended, so the weights are whole
+            interrupted = True
+        if lead and run.saved_step != run.step:
+            run.save()  # the steps since the last checkpoint; refuses weights that went nan
     except FloatingPointError as e:
-        diverged = True
         raise ValueError(f"training diverged: {e}; {out} keeps its last good checkpoint, step {run.saved_step}") from e
     finally:
-        if lead and run.saved_step != run.step and not diverged:
-            run.save()
         bar.close()
+    if interrupted:
+        print(f"interrupted at step {run.step}; checkpoint saved to {out}, continue with --resume")
     distributed.finish(world)
     return {"steps": run.step, "elapsed": run.elapsed(), "history": run.history,
             "params": run.model.num_params(), "rank": rank, "interrupted": interrupted}

@@ -366,6 +366,27 @@ def test_dead_weights_are_never_saved(tmp_path, corpus_path, monkeypatch):
     assert not (tmp_path / "run" / "model.safetensors").exists()
 
 
+def test_dead_weights_at_the_last_step_are_a_one_line_error(tmp_path, corpus_path, monkeypatch):
+    """The last step's update goes through the final save, not a periodic one: weights that went
+    nan there give the same one-line error, and the checkpoint of step 2 stays."""
+    real, calls = torch.optim.AdamW.step, []
+
+    def dead_at_step_3(opt, *args, **kwargs):
+        calls.append(1)
+        real(opt, *args, **kwargs)
+        if len(calls) == 3:
+            for p in (p for group in opt.param_groups for p in group["params"]):
+                p.data.fill_(float("nan"))
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", dead_at_step_3)
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=f"training diverged: the weights are not finite at step 3; {out} "
+                                         "keeps its last good checkpoint, step 2"):
+        train(quick_config(ckpt_interval=2, max_steps=3), out, data_path=corpus_path, device="cpu",
+              progress=False)
+    assert checkpoint.read_config(out)["step"] == 2
+
+
 def test_patience_counts_across_a_resume(tmp_path, corpus_path, monkeypatch, capsys):
     """The count since the best is read from the history, so a resumed run stops where a
     straight run stops."""
