@@ -349,18 +349,23 @@ def test_a_diverged_run_stops_and_keeps_its_last_good_checkpoint(tmp_path, corpu
     assert all(torch.isfinite(w).all() for w in tensors(out).values())
 
 
-def test_dead_weights_are_never_saved(tmp_path, corpus_path, monkeypatch):
-    """Weights that went nan in the update of a step that is then saved are refused."""
+def kill_weights_at(monkeypatch, step: int) -> None:
+    """Make AdamW's update of `step` (counted from 1) turn every weight it updates into nan."""
     real, calls = torch.optim.AdamW.step, []
 
-    def dead_at_step_2(opt, *args, **kwargs):
+    def dead_at_step(opt, *args, **kwargs):
         calls.append(1)
         real(opt, *args, **kwargs)
-        if len(calls) == 2:
+        if len(calls) == step:
             for p in (p for group in opt.param_groups for p in group["params"]):
                 p.data.fill_(float("nan"))
 
-    monkeypatch.setattr(torch.optim.AdamW, "step", dead_at_step_2)
+    monkeypatch.setattr(torch.optim.AdamW, "step", dead_at_step)
+
+
+def test_dead_weights_are_never_saved(tmp_path, corpus_path, monkeypatch):
+    """Weights that went nan in the update of a step that is then saved are refused."""
+    kill_weights_at(monkeypatch, 2)
     with pytest.raises(ValueError, match="the weights are not finite at step 2"):
         train(quick_config(ckpt_interval=2), tmp_path / "run", data_path=corpus_path, device="cpu", progress=False)
     assert not (tmp_path / "run" / "model.safetensors").exists()
@@ -369,16 +374,7 @@ def test_dead_weights_are_never_saved(tmp_path, corpus_path, monkeypatch):
 def test_dead_weights_at_the_last_step_are_a_one_line_error(tmp_path, corpus_path, monkeypatch):
     """The last step's update goes through the final save, not a periodic one: weights that went
     nan there give the same one-line error, and the checkpoint of step 2 stays."""
-    real, calls = torch.optim.AdamW.step, []
-
-    def dead_at_step_3(opt, *args, **kwargs):
-        calls.append(1)
-        real(opt, *args, **kwargs)
-        if len(calls) == 3:
-            for p in (p for group in opt.param_groups for p in group["params"]):
-                p.data.fill_(float("nan"))
-
-    monkeypatch.setattr(torch.optim.AdamW, "step", dead_at_step_3)
+    kill_weights_at(monkeypatch, 3)
     out = tmp_path / "run"
     with pytest.raises(ValueError, match=f"training diverged: the weights are not finite at step 3; {out} "
                                          "keeps its last good checkpoint, step 2"):
