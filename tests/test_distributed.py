@@ -57,11 +57,15 @@ def test_two_gloo_processes_match_one(tmp_path, corpus_path, optimizer, schedule
     assert stdout.count("trained") == 1
     one, two = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
     assert one.keys() == two.keys()
-    # Muon's Newton-Schulz iteration amplifies the rounding of a different all-reduce order;
-    # a wrong split of the batch would differ by about one update (~1e-3), far above either bound.
-    atol = 1e-4 if optimizer == "muon" else 1e-5
     for name in one:
-        torch.testing.assert_close(two[name], one[name], rtol=1e-4, atol=atol)
+        if optimizer == "muon":
+            # Muon's Newton-Schulz iteration amplifies the rounding of a different all-reduce order
+            # in a few elements (one was seen 1.2e-4 apart), so each tensor's RMS difference is
+            # compared: rounding leaves it near 4e-6, while a wrong split of the batch changes every
+            # update, and the last update alone moves each tensor by 4e-5 RMS or more.
+            assert (two[name] - one[name]).pow(2).mean().sqrt() < 2e-5, name
+        else:
+            torch.testing.assert_close(two[name], one[name], rtol=1e-4, atol=1e-5)
     saved = json.loads((tmp_path / "two" / "config.json").read_text())
     assert saved["step"] == 6 and saved["history"][-1]["step"] == 6
 
