@@ -5,10 +5,10 @@ every cell's text output. Elsewhere the network's arithmetic can round different
 last digits, or a character sampled where two were nearly tied, can differ: on a GPU or Apple's
 MPS always, and on another CPU sometimes (another instruction set, another matmul kernel; CI's
 machines have differed in both). A cell whose output hangs on a tie that only rounding breaks
-(chapter 7's confidence decoding from an empty canvas) starts with `# NBVAL_IGNORE_OUTPUT`. In "lax" mode nbval runs every cell (an error still
-fails) but compares only the cells tagged `nbval-check-output`, those whose output does not
-depend on the floating point (shapes, counts, texts computed on the CPU, the self-checks'
-verdicts, saved benchmark results).
+(chapter 7's confidence decoding from an empty canvas) starts with `# NBVAL_IGNORE_OUTPUT`.
+In "lax" mode nbval runs every cell (an error still fails) but compares only the cells tagged
+`nbval-check-output`, those whose output does not depend on the floating point (shapes, counts,
+texts computed on the CPU, the self-checks' verdicts, saved benchmark results).
 
 The mode is strict on an x86-64 CPU (the reference machine's kind) and lax on an accelerator or
 an ARM CPU such as Apple silicon's; `DLM_NBVAL=strict` or `DLM_NBVAL=lax` chooses it (lax on an
